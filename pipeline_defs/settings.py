@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     landing_sensor_interval_seconds: int = Field(5, gt=0)
     max_ingest_runs_in_flight: int = Field(2, gt=0, description="queued + running ingest runs")
     lake_sensor_interval_seconds: int = Field(10, gt=0)
+    lake_settle_seconds: float = Field(
+        60.0, ge=0, description="max wait for ingestion to go idle before re-materializing windows"
+    )
 
     # --- time and windows ----------------------------------------------------------------------
     partition_start: datetime = Field(
@@ -56,6 +59,10 @@ class Settings(BaseSettings):
     @property
     def lake_dir(self) -> Path:
         return self.data_dir / "lake"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.lake_dir / "manifest.sqlite"
 
     @property
     def quarantine_dir(self) -> Path:
