@@ -1,8 +1,8 @@
 """Reconciliation: every value read is landed once, collapsed as a duplicate, or quarantined.
 
-``reconcile`` compares the counts each stage keeps independently — the replay's own tallies, the lake
-manifest, the enriched and quarantine files, the window aggregates — and lists every equation that
-does not hold. It reads files only; it never trusts one stage to report on another.
+``reconcile`` compares the counts each stage keeps independently — the replay's own tallies, the
+lake manifest, the enriched and quarantine files, the window aggregates — and lists every equation
+that does not hold. It reads files only; it never trusts one stage to report on another.
 """
 
 from __future__ import annotations
@@ -62,10 +62,17 @@ class LakeSnapshot:
             sliding_rows += len(complete)
             incomplete += int(pc.sum(pc.invert(complete)).as_py() or 0)
         return cls(
-            manifest=totals, reading_keys=keys, enriched=enriched,
-            enriched_without_watershed=without, enrich_quarantined=quarantined,
-            hourly_windows=hourly_rows, hourly_count_sum=count_sum, sliding_windows=sliding_rows,
-            sliding_incomplete=incomplete, watersheds=len(hucs), months=len(hourly_files),
+            manifest=totals,
+            reading_keys=keys,
+            enriched=enriched,
+            enriched_without_watershed=without,
+            enrich_quarantined=quarantined,
+            hourly_windows=hourly_rows,
+            hourly_count_sum=count_sum,
+            sliding_windows=sliding_rows,
+            sliding_incomplete=incomplete,
+            watersheds=len(hucs),
+            months=len(hourly_files),
         )
 
 
@@ -88,10 +95,14 @@ class Reconciliation:
     def render(self) -> str:
         width = max(len(label) for label, _ in self.lines)
         rows = [
-            f"  {label:<{width}}  {value:>12,}" if isinstance(value, int) else f"  {label:<{width}}  {value:>12}"
+            f"  {label:<{width}}  {value:>12,}"
+            if isinstance(value, int)
+            else f"  {label:<{width}}  {value:>12}"
             for label, value in self.lines
         ]
-        verdict = ["RECONCILED: every value read is landed once, a collapsed duplicate, or quarantined."]
+        verdict = [
+            "RECONCILED: every value read is landed once, a collapsed duplicate, or quarantined."
+        ]
         if self.failures:
             verdict = ["NOT RECONCILED:"] + [f"  - {failure}" for failure in self.failures]
         return "\n".join(["Reconciliation", *rows, *verdict])
@@ -129,13 +140,27 @@ def reconcile(
     report.figure("sliding windows (8 h + 24 h)", after.sliding_windows)
     report.figure("  of which under the completeness threshold", after.sliding_incomplete)
 
-    report.expect("values read = quarantined at ingress + enqueued",
-                  values_read, sum(ingress_quarantined.values()) + enqueued)
-    report.expect("enqueued = landed + duplicates + left in queue",
-                  enqueued, landed + duplicates + queue_depth)
-    report.expect("lake readings = distinct reading keys", after.manifest.landed, after.reading_keys)
-    report.expect("lake readings = enriched + quarantined at enrichment",
-                  after.manifest.landed, after.enriched + enrich_quarantined)
-    report.expect("readings in hourly windows = enriched readings with a watershed",
-                  after.hourly_count_sum, after.enriched - after.enriched_without_watershed)
+    report.expect(
+        "values read = quarantined at ingress + enqueued",
+        values_read,
+        sum(ingress_quarantined.values()) + enqueued,
+    )
+    report.expect(
+        "enqueued = landed + duplicates + left in queue",
+        enqueued,
+        landed + duplicates + queue_depth,
+    )
+    report.expect(
+        "lake readings = distinct reading keys", after.manifest.landed, after.reading_keys
+    )
+    report.expect(
+        "lake readings = enriched + quarantined at enrichment",
+        after.manifest.landed,
+        after.enriched + enrich_quarantined,
+    )
+    report.expect(
+        "readings in hourly windows = enriched readings with a watershed",
+        after.hourly_count_sum,
+        after.enriched - after.enriched_without_watershed,
+    )
     return report

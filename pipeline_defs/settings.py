@@ -30,12 +30,20 @@ class Settings(BaseSettings):
     # --- landing queue -----------------------------------------------------------------------
     queue_max_records: int = Field(200_000, gt=0, description="queue bound in readings")
     queue_max_bytes: int = Field(64 * 2**20, gt=0, description="queue bound in payload bytes")
-    queue_lease_seconds: float = Field(300.0, gt=0, description="a lease not acked by then is redelivered")
-    queue_put_poll_seconds: float = Field(0.2, gt=0, description="how often a blocked producer retries")
+    queue_lease_seconds: float = Field(
+        300.0, gt=0, description="a lease not acked by then is redelivered"
+    )
+    queue_put_poll_seconds: float = Field(
+        0.2, gt=0, description="how often a blocked producer retries"
+    )
 
     # --- ingestion ---------------------------------------------------------------------------
-    batch_max_records: int = Field(100_000, gt=0, description="readings per micro-batch (upper bound)")
-    replay_envelope_records: int = Field(5_000, gt=0, description="readings per queue entry on replay")
+    batch_max_records: int = Field(
+        100_000, gt=0, description="readings per micro-batch (upper bound)"
+    )
+    replay_envelope_records: int = Field(
+        5_000, gt=0, description="readings per queue entry on replay"
+    )
     landing_sensor_interval_seconds: int = Field(5, gt=0)
     max_ingest_runs_in_flight: int = Field(2, gt=0, description="queued + running ingest runs")
     lake_sensor_interval_seconds: int = Field(10, gt=0)
@@ -45,12 +53,21 @@ class Settings(BaseSettings):
 
     # --- time and windows ----------------------------------------------------------------------
     partition_start: datetime = Field(
-        datetime(2000, 1, 1, tzinfo=UTC), description="first monthly partition; earlier readings are quarantined"
+        datetime(2000, 1, 1, tzinfo=UTC),
+        description="first monthly partition; earlier readings are quarantined",
     )
-    max_future_skew_hours: float = Field(24.0, ge=0, description="readings later than now + this are quarantined")
-    allowed_lateness_hours: float = Field(48.0, ge=0, description="a window is final after end + this")
-    sliding_window_hours: tuple[int, ...] = Field((8, 24), description="sliding window lengths, step 1 h")
-    completeness_threshold: float = Field(0.75, gt=0, le=1, description="share of hours a window needs")
+    max_future_skew_hours: float = Field(
+        24.0, ge=0, description="readings later than now + this are quarantined"
+    )
+    allowed_lateness_hours: float = Field(
+        48.0, ge=0, description="a window is final after end + this"
+    )
+    sliding_window_hours: tuple[int, ...] = Field(
+        (8, 24), description="sliding window lengths, step 1 h"
+    )
+    completeness_threshold: float = Field(
+        0.75, gt=0, le=1, description="share of hours a window needs"
+    )
 
     @property
     def queue_path(self) -> Path:

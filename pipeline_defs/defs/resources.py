@@ -4,7 +4,6 @@ Settings come from the environment (``BACKWATER_*``, see the README), so the dae
 and every run process agree without extra configuration.
 """
 
-from __future__ import annotations
 
 from pathlib import Path
 
@@ -23,7 +22,11 @@ class BackwaterResource(dg.ConfigurableResource):
     @property
     def settings(self) -> Settings:
         base = get_settings()
-        return base if self.data_dir is None else base.model_copy(update={"data_dir": Path(self.data_dir)})
+        return (
+            base
+            if self.data_dir is None
+            else base.model_copy(update={"data_dir": Path(self.data_dir)})
+        )
 
     def queue(self) -> LandingQueue:
         return LandingQueue.from_settings(self.settings)

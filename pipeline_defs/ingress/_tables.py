@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline_defs.reading import QUARANTINE_SCHEMA, READING_SCHEMA, QuarantineReason, ReadResult
 
@@ -77,7 +78,7 @@ def concat(tables: Sequence[pa.Table], schema: pa.Schema) -> pa.Table:
     tables = [t for t in tables if t.num_rows]
     if not tables:
         return schema.empty_table()
-    return pa.concat_tables(tables).combine_chunks()
+    return pa.concat_tables(tables)
 
 
 def file_rejected(
@@ -115,21 +116,39 @@ class ParsedNumbers:
 _NAN_WORDS = ("nan", "+nan", "-nan")
 
 
-def parse_numbers(text: pd.Series) -> ParsedNumbers:
-    """Parse source text (``str``/object Series, may hold None) to float64, vectorised.
+def parse_numbers(text: pa.Array | pa.ChunkedArray | pd.Series) -> ParsedNumbers:
+    """Parse source text to float64, vectorised; a missing text (null) is unparseable.
 
     ``"nan"`` and ``"inf"`` are numbers that are not finite (``non_finite``); anything else that
-    is not a number, including an empty or missing text, is ``unparseable``.
+    is not a number, including an empty text, is ``unparseable``. Surrounding blanks are allowed.
+    Fast path: one Arrow cast; only when some text fails it, pandas ``to_numeric`` decides.
     """
-    as_text = text.astype("str") if len(text) else text.astype(object)
-    values = pd.to_numeric(as_text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    missing_text = text.isna().to_numpy(dtype=bool)
-    is_nan = np.isnan(values)
-    said_nan = (
-        as_text.str.strip().str.lower().isin(_NAN_WORDS).to_numpy(dtype=bool)
-        if len(text)
-        else np.zeros(0, dtype=bool)
-    )
-    unparseable = (is_nan & ~said_nan) | missing_text
+    strings = _as_string_array(text)
+    missing = strings.is_null().to_numpy(zero_copy_only=False)
+    try:
+        values = pc.cast(strings, pa.float64()).to_numpy(zero_copy_only=False)
+        values = np.where(missing, np.nan, values)
+        unparseable = missing
+    except pa.ArrowInvalid:
+        series = strings.to_pandas(types_mapper=None).astype(object)
+        values = pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        is_nan = np.isnan(values)
+        said_nan = np.zeros(len(values), dtype=bool)
+        if is_nan.any():
+            words = pc.utf8_lower(pc.utf8_trim_whitespace(strings.filter(pa.array(is_nan))))
+            said_nan[is_nan] = pc.is_in(words, pa.array(_NAN_WORDS)).to_numpy(zero_copy_only=False)
+        unparseable = (is_nan & ~said_nan) | missing
     non_finite = ~unparseable & ~np.isfinite(values)
-    return ParsedNumbers(values=values, unparseable=unparseable, non_finite=non_finite)
+    return ParsedNumbers(
+        values=np.asarray(values, dtype="float64"),
+        unparseable=np.asarray(unparseable, dtype=bool),
+        non_finite=non_finite,
+    )
+
+
+def _as_string_array(text: pa.Array | pa.ChunkedArray | pd.Series) -> pa.Array:
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    if isinstance(text, pd.Series):
+        text = pa.array(text.astype("str"), type=pa.string(), from_pandas=True)
+    return text if text.type == pa.string() else text.cast(pa.string())

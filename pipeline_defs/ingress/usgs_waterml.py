@@ -110,7 +110,6 @@ US_DST_ZONES: dict[tuple[str, str], str] = {
 }
 
 _HAS_OFFSET = r"(?:Z|[+-]\d\d:?\d\d)$"
-_MAX_DETAIL_VALUES = 3
 
 
 def read_waterml_json(path: Path) -> ReadResult:
@@ -120,7 +119,10 @@ def read_waterml_json(path: Path) -> ReadResult:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return _tables.file_rejected(
-            source, QuarantineReason.MALFORMED_RECORD, f"cannot read file: {exc}", location=str(path)
+            source,
+            QuarantineReason.MALFORMED_RECORD,
+            f"cannot read file: {exc}",
+            location=str(path),
         )
     try:
         document = json.loads(text)
@@ -221,7 +223,11 @@ def _statistic_code(name: str, variable: dict[str, Any]) -> str:
     if len(parts) == 4 and parts[3].isdigit():
         return parts[3]
     for option in (variable.get("options") or {}).get("option") or []:
-        if isinstance(option, dict) and option.get("name") == "Statistic" and option.get("optionCode"):
+        if (
+            isinstance(option, dict)
+            and option.get("name") == "Statistic"
+            and option.get("optionCode")
+        ):
             return str(option["optionCode"])
     return "00000"
 
@@ -235,7 +241,10 @@ def _crs_for(srs: Any) -> tuple[str, str | None]:
     prefix, _, number = text.partition(":")
     if prefix.upper() == "EPSG" and number.isdigit():
         return f"EPSG:{number}", None
-    return DEFAULT_CRS, f"geogLocation srs {text!r} is not a known CRS (known: {sorted(SRS_TO_CRS)})"
+    return (
+        DEFAULT_CRS,
+        f"geogLocation srs {text!r} is not a known CRS (known: {sorted(SRS_TO_CRS)})",
+    )
 
 
 def _float_or_none(value: Any) -> float | None:
@@ -245,9 +254,7 @@ def _float_or_none(value: Any) -> float | None:
         return None
 
 
-def _read_series(
-    series: Any, index: int, source: str
-) -> tuple[list[pa.Table], list[pa.Table]]:
+def _read_series(series: Any, index: int, source: str) -> tuple[list[pa.Table], list[pa.Table]]:
     blocks = series.get("values") if isinstance(series, dict) else None
     try:
         meta = _series_meta(series, index)
@@ -378,7 +385,9 @@ def _read_block(
     )
     qualified = quality.notna().to_numpy()
     detail = np.where(
-        qualified, detail + " (qualifiers " + quality.fillna("").to_numpy(dtype=object) + ")", detail
+        qualified,
+        detail + " (qualifiers " + quality.fillna("").to_numpy(dtype=object) + ")",
+        detail,
     )
     positions = np.flatnonzero(rejected)
     raw_text = frame["value"].astype("str").astype(object)
@@ -398,7 +407,9 @@ def _read_block(
     return good, bad
 
 
-def _utc_times(text: pd.Series, time_zone_info: dict[str, Any] | None) -> tuple[pd.Series, pd.Series]:
+def _utc_times(
+    text: pd.Series, time_zone_info: dict[str, Any] | None
+) -> tuple[pd.Series, pd.Series]:
     """UTC instants for ISO 8601 texts (NaT where impossible) and, per text, why it failed."""
     as_text = text.astype("str")
     has_offset = as_text.str.strip().str.contains(_HAS_OFFSET, regex=True, na=False).to_numpy()
@@ -417,7 +428,9 @@ def _utc_times(text: pd.Series, time_zone_info: dict[str, Any] | None) -> tuple[
             local = pd.to_datetime(as_text[naive], format="ISO8601", errors="coerce")
             placed = local.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
             times[naive] = placed.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
-            unplaced = naive & times.isna().to_numpy() & local.reindex(text.index).notna().to_numpy()
+            unplaced = (
+                naive & times.isna().to_numpy() & local.reindex(text.index).notna().to_numpy()
+            )
             problem[unplaced] = f"local dateTime is ambiguous or skipped in time zone {zone}"
     problem[times.notna()] = None
     return times, problem

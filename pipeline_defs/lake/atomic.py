@@ -1,8 +1,9 @@
 """Crash-safe file replacement: write to a temporary name, fsync, rename, fsync the folder.
 
 After ``atomic_write`` returns, the file at ``path`` holds the new content and survives a power cut;
-if the process dies at any point before that, ``path`` holds its previous content (or does not exist)
-and at worst a ``.tmp-*`` file is left behind, which ``atomic_write`` of the same path cleans up.
+if the process dies at any point before that, ``path`` holds its previous content (or does not
+exist) and at worst a ``.tmp-*`` file is left behind, which the next ``atomic_write`` of the same
+path cleans up.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def fsync_dir(folder: Path) -> None:
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> int:
-    """Call ``write(tmp_path)``, then make its result durable at ``path``; returns the bytes written."""
+    """Call ``write(tmp_path)``, then make the result durable at ``path``; returns its size."""
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f".tmp-{path.name}-*"):
         stale.unlink(missing_ok=True)

@@ -41,7 +41,9 @@ def ingest_batch(
     lease = queue.get_lease(batch_id)
     committed = manifest.batch(batch_id) is not None
     if lease is None and not committed:
-        raise BatchGone(f"batch {batch_id} is neither leased in the queue nor committed in the lake")
+        raise BatchGone(
+            f"batch {batch_id} is neither leased in the queue nor committed in the lake"
+        )
     # A committed batch short-circuits inside commit_batch; only its ack may be missing.
     readings = READING_SCHEMA.empty_table() if committed else lease.readings
     commit = commit_batch(lake_dir, manifest, batch_id, readings, on_step=on_step)

@@ -8,7 +8,7 @@ from pipeline_defs.settings import Settings
 
 
 def month_label(partition_key: str) -> str:
-    """"2018-03-01" (a monthly partition key) -> "2018-03"."""
+    """ "2018-03-01" (a monthly partition key) -> "2018-03"."""
     return partition_key[:7]
 
 

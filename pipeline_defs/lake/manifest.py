@@ -2,13 +2,13 @@
 
 One SQLite file beside the lake. It owns three promises:
 
-- A batch id appears in ``batches`` at most once; a batch is *committed* exactly when its row exists.
-  Readers list raw files through this table only, so a file written by a run that died before its
-  commit is invisible, and the retry overwrites it.
-- ``reading_keys`` holds every (sensor, parameter, event time) in the lake once. A batch lands only the
-  readings whose key is new; the rest are counted as duplicates.
-- ``commit_seq`` increases with every commit, so a sensor can keep "last commit seen" as its cursor and
-  ask which event-time days the newer batches touched.
+- A batch id appears in ``batches`` at most once; a batch is *committed* exactly when its row
+  exists. Readers list raw files through this table only, so a file written by a run that died
+  before its commit is invisible, and the retry overwrites it.
+- ``reading_keys`` holds every (sensor, parameter, event time) in the lake once. A batch lands
+  only the readings whose key is new; the rest are counted as duplicates.
+- ``commit_seq`` increases with every commit, so a sensor can keep "last commit seen" as its
+  cursor and ask which event-time days the newer batches touched.
 """
 
 from __future__ import annotations
@@ -120,7 +120,8 @@ class LakeManifest:
     def files_overlapping(self, start_us: int, end_us: int) -> list[str]:
         """Raw files of committed batches whose event-time span meets [start_us, end_us)."""
         rows = self._conn.execute(
-            "SELECT file FROM batches WHERE file IS NOT NULL AND min_event_us < ? AND max_event_us >= ?"
+            "SELECT file FROM batches WHERE file IS NOT NULL"
+            " AND min_event_us < ? AND max_event_us >= ?"
             " ORDER BY commit_seq",
             (end_us, start_us),
         )
@@ -133,7 +134,8 @@ class LakeManifest:
             "SELECT COALESCE(MAX(commit_seq), ?) FROM batches", (commit_seq,)
         ).fetchone()
         days = self._conn.execute(
-            "SELECT DISTINCT day FROM batch_days WHERE commit_seq > ? AND commit_seq <= ? ORDER BY day",
+            "SELECT DISTINCT day FROM batch_days WHERE commit_seq > ? AND commit_seq <= ?"
+            " ORDER BY day",
             (commit_seq, newest),
         )
         return [day for (day,) in days], newest
@@ -155,4 +157,3 @@ _BATCH_COLUMNS = (
     "batch_id, commit_seq, origin, file, records_in, landed, duplicates, bytes,"
     " min_event_us, max_event_us, committed_at"
 )
-

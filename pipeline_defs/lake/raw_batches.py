@@ -1,7 +1,7 @@
 """Raw micro-batches: the one write path from the landing queue (and spill replay) into the lake.
 
-Promise: committing the same batch id again, or retrying after a crash at any step, leaves the lake as
-one successful commit would. The steps are
+Promise: committing the same batch id again, or retrying after a crash at any step, leaves the
+lake as one successful commit would. The steps are
 
 1. under the manifest's write lock, skip the batch if its id is already committed;
 2. collapse duplicate keys (sensor, parameter, event time) inside the batch and against the lake;
@@ -14,6 +14,7 @@ overwrites; a crash after 4 makes the retry a no-op that only acks.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,9 +62,15 @@ def commit_batch(
         known = manifest.batch(batch_id)
         if known is not None:
             return CommitResult(
-                batch_id, known.records_in, known.landed, known.duplicates, known.bytes,
-                known.file, already_committed=True,
-                min_event_us=known.min_event_us, max_event_us=known.max_event_us,
+                batch_id,
+                known.records_in,
+                known.landed,
+                known.duplicates,
+                known.bytes,
+                known.file,
+                already_committed=True,
+                min_event_us=known.min_event_us,
+                max_event_us=known.max_event_us,
             )
         unique_rows = _first_row_per_key(readings)
         new_rows = _rows_not_in_lake(conn, readings, unique_rows)
@@ -85,9 +92,19 @@ def commit_batch(
             "INSERT INTO batches (batch_id, commit_seq, origin, file, records_in, landed,"
             " duplicates, bytes, min_event_us, max_event_us, committed_at)"
             " VALUES (?, (SELECT COALESCE(MAX(commit_seq), 0) + 1 FROM batches), ?, ?, ?, ?, ?, ?,"
-            " ?, ?, unixepoch('subsec'))",
-            (batch_id, origin, file, readings.num_rows, landed.num_rows,
-             readings.num_rows - landed.num_rows, size, min_us, max_us),
+            " ?, ?, ?)",
+            (
+                batch_id,
+                origin,
+                file,
+                readings.num_rows,
+                landed.num_rows,
+                readings.num_rows - landed.num_rows,
+                size,
+                min_us,
+                max_us,
+                time.time(),
+            ),
         )
         days = np.unique(event_us.to_numpy().astype("datetime64[us]").astype("datetime64[D]"))
         conn.executemany(
@@ -97,8 +114,15 @@ def commit_batch(
         )
     _notify(on_step, "committed")
     return CommitResult(
-        batch_id, readings.num_rows, landed.num_rows, readings.num_rows - landed.num_rows, size,
-        file, already_committed=False, min_event_us=min_us, max_event_us=max_us,
+        batch_id,
+        readings.num_rows,
+        landed.num_rows,
+        readings.num_rows - landed.num_rows,
+        size,
+        file,
+        already_committed=False,
+        min_event_us=min_us,
+        max_event_us=max_us,
     )
 
 

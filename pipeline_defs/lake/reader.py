@@ -21,8 +21,10 @@ def read_raw(lake_dir: Path, manifest: LakeManifest, start: datetime, end: datet
     files = manifest.files_overlapping(_to_us(start), _to_us(end))
     if not files:
         return READING_SCHEMA.empty_table()
-    dataset = ds.dataset([str(lake_dir / f) for f in files], schema=READING_SCHEMA, format="parquet")
-    in_range = (ds.field("event_time") >= pa.scalar(start, READING_SCHEMA.field("event_time").type)) & (
-        ds.field("event_time") < pa.scalar(end, READING_SCHEMA.field("event_time").type)
+    dataset = ds.dataset(
+        [str(lake_dir / f) for f in files], schema=READING_SCHEMA, format="parquet"
     )
+    in_range = (
+        ds.field("event_time") >= pa.scalar(start, READING_SCHEMA.field("event_time").type)
+    ) & (ds.field("event_time") < pa.scalar(end, READING_SCHEMA.field("event_time").type))
     return dataset.to_table(filter=in_range)

@@ -402,19 +402,24 @@ class LandingQueue:
                 if row is None:
                     return None
                 payloads = self._payloads(conn, row)
-        (batch_id, first, last, entries, records, nbytes, attempt, oldest, expires) = row
-        return Lease(
-            batch_id=batch_id,
-            first_seq=first,
-            last_seq=last,
-            entries=entries,
-            records=records,
-            nbytes=nbytes,
-            attempt=attempt,
-            oldest_enqueued_at=oldest,
-            expires_at=expires,
-            readings=concat_envelopes(payloads),
-        )
+        return _lease_from_row(row, payloads)
+
+    def get_lease(self, batch_id: str) -> Lease | None:
+        """The outstanding lease ``batch_id`` with its readings, or ``None`` if it is not
+        outstanding (already acked, or never leased). Changes nothing: the process that runs a
+        batch leased by another (the Dagster sensor leases, the ingest run writes) reads it here.
+        """
+        with self._lock:
+            conn = self._connection()
+            with read_transaction(conn):
+                row = conn.execute(
+                    f"SELECT {_LEASE_COLUMNS} FROM leases WHERE batch_id = ?",
+                    (batch_id,),
+                ).fetchone()
+                if row is None:
+                    return None
+                payloads = self._payloads(conn, row)
+        return _lease_from_row(row, payloads)
 
     def _redeliver(self, conn: sqlite3.Connection, now: float, duration: float) -> tuple | None:
         expired = conn.execute(
@@ -529,7 +534,7 @@ class LandingQueue:
     # --- observing ---------------------------------------------------------------------------
 
     def stats(self) -> QueueStats:
-        """The counters, from the stats row plus three indexed look-ups (no scan of entries)."""
+        """The counters: the stats row plus indexed look-ups (lowest seq, expired leases)."""
         with self._lock:
             conn = self._connection()
             with read_transaction(conn):
@@ -574,3 +579,19 @@ class LandingQueue:
             last_acked_batch_id=last_acked_batch_id,
             last_acked_at=last_acked_at,
         )
+
+
+def _lease_from_row(row: tuple, payloads: list[bytes]) -> Lease:
+    (batch_id, first, last, entries, records, nbytes, attempt, oldest, expires) = row
+    return Lease(
+        batch_id=batch_id,
+        first_seq=first,
+        last_seq=last,
+        entries=entries,
+        records=records,
+        nbytes=nbytes,
+        attempt=attempt,
+        oldest_enqueued_at=oldest,
+        expires_at=expires,
+        readings=concat_envelopes(payloads),
+    )

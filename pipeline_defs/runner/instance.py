@@ -1,4 +1,4 @@
-"""The Dagster instance Backwater runs on: DAGSTER_HOME under data/, configured by ./dagster.yaml."""
+"""The Dagster instance Backwater runs on: DAGSTER_HOME under data/, configured by dagster.yaml."""
 
 from __future__ import annotations
 

@@ -25,8 +25,11 @@ from pipeline_defs.runner.instance import prepare_dagster_home, start_daemon, st
 from pipeline_defs.settings import Settings
 
 UNFINISHED = [
-    DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
-    DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING,
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
 ]
 LAKE_SENSOR = "lake_commits_sensor"
 
@@ -40,9 +43,7 @@ class RunCounts:
 
 def run_counts(instance: DagsterInstance, since: float) -> RunCounts:
     def count(statuses: list[DagsterRunStatus]) -> int:
-        return instance.get_runs_count(
-            RunsFilter(statuses=statuses, created_after=_utc(since))
-        )
+        return instance.get_runs_count(RunsFilter(statuses=statuses, created_after=_utc(since)))
 
     return RunCounts(
         in_flight=count(UNFINISHED),
@@ -100,8 +101,16 @@ def run_main_job(
     producer.start()
     try:
         status = _wait_until_settled(
-            instance, queue, settings, progress, failure, daemon, started, timeout_seconds,
-            report_every, echo,
+            instance,
+            queue,
+            settings,
+            progress,
+            failure,
+            daemon,
+            started,
+            timeout_seconds,
+            report_every,
+            echo,
         )
     finally:
         stop_daemon(daemon)
@@ -113,20 +122,34 @@ def run_main_job(
     stats = queue.stats()
     queue.close()
     report = reconcile(
-        progress.values_read, progress.quarantined, progress.enqueued, before, after,
+        progress.values_read,
+        progress.quarantined,
+        progress.enqueued,
+        before,
+        after,
         stats.depth_records,
     )
     echo(report.render())
     counts = run_counts(instance, started)
-    echo(f"runs: {counts.succeeded} succeeded, {counts.failed} failed; "
-         f"elapsed {time.time() - started:.0f} s")
+    echo(
+        f"runs: {counts.succeeded} succeeded, {counts.failed} failed; "
+        f"elapsed {time.time() - started:.0f} s"
+    )
     if status != 0:
         return status
     return 0 if report.ok and counts.failed == 0 else 1
 
 
 def _wait_until_settled(
-    instance, queue, settings, progress, failure, daemon, started, timeout_seconds, report_every,
+    instance,
+    queue,
+    settings,
+    progress,
+    failure,
+    daemon,
+    started,
+    timeout_seconds,
+    report_every,
     echo,
 ) -> int:
     last_report = 0.0
@@ -148,7 +171,11 @@ def _wait_until_settled(
         if now - last_report >= report_every:
             last_report = now
             total = progress.readings_total or 0
-            read = f"{progress.files} files read" if not total else f"{progress.enqueued:,}/{total:,} enqueued"
+            read = (
+                f"{progress.files} files read"
+                if not total
+                else f"{progress.enqueued:,}/{total:,} enqueued"
+            )
             echo(
                 f"[{now - started:5.0f} s] replay: {read} · queue {stats.depth_records:,} records "
                 f"({stats.utilisation:.0%}), {stats.leased_batches} leased · lake commit "
@@ -156,12 +183,14 @@ def _wait_until_settled(
                 f"{counts.succeeded} ok, {counts.failed} failed"
             )
         settled = (
-            progress.done and stats.depth_records == 0 and counts.in_flight == 0
+            progress.done
+            and stats.depth_records == 0
+            and counts.in_flight == 0
             and cursor >= last_commit
         )
         if failure:
             return 0
-        # Stable for a few seconds: a sensor tick may advance its cursor just before its runs appear.
+        # Stable for a few seconds: a tick may advance its cursor just before its runs appear.
         settled_since = (settled_since or now) if settled else None
         if settled_since is not None and now - settled_since >= 3 * report_every / 5:
             return 0

@@ -130,7 +130,7 @@ class WatershedIndex:
         return Located(huc8=self._code_or_none[polygon], x=x, y=y)
 
     def polygon_positions(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """For points already in ``LAKE_CRS``: position of the owning polygon, -1 if none. No cache."""
+        """Points already in ``LAKE_CRS`` -> position of the owning polygon (-1: none); no cache."""
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         out = np.full(x.size, -1, dtype=np.int32)
@@ -151,9 +151,7 @@ class WatershedIndex:
         out[ok] = best
         return out
 
-    def _lookup(
-        self, crs: str, keys: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _lookup(self, crs: str, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """x, y, polygon for unique complex keys (lon + 1j*lat) in ``crs``; fills the cache."""
         x = np.empty(keys.size)
         y = np.empty(keys.size)
@@ -162,7 +160,11 @@ class WatershedIndex:
         if cache is not None:
             pos = cache.keys.get_indexer(keys)
             hit = pos >= 0
-            x[hit], y[hit], polygon[hit] = cache.x[pos[hit]], cache.y[pos[hit]], cache.polygon[pos[hit]]
+            x[hit], y[hit], polygon[hit] = (
+                cache.x[pos[hit]],
+                cache.y[pos[hit]],
+                cache.polygon[pos[hit]],
+            )
         else:
             hit = np.zeros(keys.size, dtype=bool)
         miss = ~hit

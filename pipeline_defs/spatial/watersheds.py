@@ -89,6 +89,15 @@ class Watersheds:
     def codes(self) -> list[str]:
         return self.frame["huc8"].tolist()
 
+    @classmethod
+    def from_geoparquet(cls, path: Path) -> Watersheds:
+        """Re-open watersheds that ``load_watersheds`` validated and wrote as GeoParquet."""
+        frame = gpd.read_parquet(path)
+        if frame.crs is None or not frame.crs.equals(LAKE_CRS):
+            raise ValueError(f"{path}: watersheds must be in {LAKE_CRS}, got {frame.crs}")
+        report = LoadReport(source=str(path), source_crs=str(frame.crs), features_read=len(frame))
+        return cls(frame=frame, report=report, code_length=int(frame["huc8"].str.len().max()))
+
 
 def load_watersheds(
     geojson_path: Path,
@@ -102,9 +111,10 @@ def load_watersheds(
 ) -> Watersheds:
     """Load hydrologic-unit polygons from a GeoJSON file or any vector file GDAL reads.
 
-    ``code_column`` defaults to the first of ``CODE_COLUMN_CANDIDATES`` present; ``names_csv`` (two
-    columns: code, name — e.g. ``HUC_8,NAME``) overrides names found in the file; ``source_crs``
-    overrides the CRS the file declares. Raises ``ValueError`` when no feature survives.
+    ``code_column`` defaults to the first of ``CODE_COLUMN_CANDIDATES`` present (``code_length``
+    digits each); ``names_csv`` (two columns: code, name — e.g. ``HUC_8,NAME``) takes precedence
+    over a name column in the file; ``source_crs`` overrides the CRS the file declares. Raises
+    ``ValueError`` when no feature survives, with the first reasons.
     """
     path = Path(geojson_path)
     raw, declared_crs = _read_vector(path, source_crs)
@@ -178,10 +188,13 @@ def load_watersheds(
     out, duplicates = _merge_duplicates(out)
     missing_area = out["area_km2"].isna().to_numpy()
     if missing_area.any():
-        out.loc[missing_area, "area_km2"] = _geodesic_area_km2(out["geometry"].to_numpy()[missing_area])
+        out.loc[missing_area, "area_km2"] = _geodesic_area_km2(
+            out["geometry"].to_numpy()[missing_area]
+        )
 
     if names_csv is not None:
-        out["name"] = out["huc8"].map(_read_names(Path(names_csv), code_length))
+        from_csv = out["huc8"].map(_read_names(Path(names_csv), code_length)).astype(object)
+        out["name"] = from_csv.where(from_csv.notna(), out["name"])
     out = out.sort_values("huc8", kind="stable").reset_index(drop=True)
     names = out["name"].astype(object)
     names = names.where(names.notna(), None)

@@ -116,7 +116,7 @@ def sliding_aggregates(
     end: pd.Timestamp,
     completeness_threshold: float,
 ) -> pd.DataFrame:
-    """Sliding windows of ``window_hours`` hours, step 1 h, with ``window_start`` in ``[start, end)``.
+    """Sliding windows of ``window_hours`` hours, step 1 h, ``window_start`` in ``[start, end)``.
 
     ``hourly`` holds ``HOURLY_COLUMNS`` (at least the group key, ``window_start`` and ``mean``),
     one row per group and hour, and must cover ``[start, end + (window_hours - 1) h)``; rows
@@ -137,7 +137,7 @@ def sliding_aggregates(
     window_start = _utc_times(hourly["window_start"], "hourly.window_start")
     selected = (window_start >= start) & (window_start < start + n_hours * _HOUR)
     rows = hourly.loc[selected, [*GROUP_KEY, "mean"]]
-    if rows.empty:
+    if rows.empty or n_windows == 0:
         return _empty_sliding(hourly)
     _require_no_nulls(rows, (*GROUP_KEY, "mean"), "hourly")
 

@@ -57,10 +57,9 @@ def month_bounds(key: str) -> tuple[pd.Timestamp, pd.Timestamp]:
         ) from err
     if start.day != 1:
         raise ValueError(f"partition key {key!r} is day {start.day} of its month, not day 1")
-    if start.strftime(PARTITION_KEY_FORMAT) != key:
-        raise ValueError(
-            f"partition key {key!r} is not canonical; expected {start.strftime(PARTITION_KEY_FORMAT)!r}"
-        )
+    canonical = start.strftime(PARTITION_KEY_FORMAT)
+    if canonical != key:
+        raise ValueError(f"partition key {key!r} is not canonical; expected {canonical!r}")
     return start, start + pd.DateOffset(months=1)
 
 

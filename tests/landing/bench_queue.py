@@ -14,35 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
-import pyarrow as pa
-
 from pipeline_defs.landing import LandingQueue
-from pipeline_defs.reading import READING_SCHEMA
 from pipeline_defs.settings import get_settings
-
-FILE = "air_quality_pittsburgh/esdr_raw/Feed_26_Lawrenceville_ACHD.csv"
-
-
-def real_readings(source_data: Path) -> pa.Table:
-    wide = pd.read_csv(source_data / FILE)
-    long = wide.melt(id_vars="EpochTime", var_name="channel", value_name="value").dropna()
-    channel = long["channel"].str.split(".", n=2, expand=True)
-    frame = pd.DataFrame(
-        {
-            "sensor_id": "esdr:" + channel[1],
-            "parameter": channel[2],
-            "value": long["value"].astype("float64"),
-            "unit": channel[2].str.rsplit("_", n=1).str[-1],
-            "event_time": pd.to_datetime(long["EpochTime"], unit="s", utc=True),
-            "longitude": -79.960757,
-            "latitude": 40.465420,
-            "crs": "EPSG:4326",
-            "quality": None,
-            "source": "esdr:" + Path(FILE).name,
-        }
-    )
-    return pa.Table.from_pandas(frame, schema=READING_SCHEMA, preserve_index=False)
+from tests.landing.helpers import real_readings
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from pipeline_defs.reading import READING_SCHEMA
@@ -91,3 +92,28 @@ def raw_view(path: Path) -> RawView:
         "leased_batches": len(leases),
     }
     return RawView(recount, dict(zip(recount, stats, strict=True)), ids_by_seq)
+
+
+AIR_QUALITY_FILE = "air_quality_pittsburgh/esdr_raw/Feed_26_Lawrenceville_ACHD.csv"
+
+
+def real_readings(source_data: Path) -> pa.Table:
+    """Every non-empty value of one real air-quality file (5 channels, hourly) as readings."""
+    wide = pd.read_csv(source_data / AIR_QUALITY_FILE)
+    long = wide.melt(id_vars="EpochTime", var_name="channel", value_name="value").dropna()
+    channel = long["channel"].str.split(".", n=2, expand=True)
+    frame = pd.DataFrame(
+        {
+            "sensor_id": "esdr:" + channel[1],
+            "parameter": channel[2],
+            "value": long["value"].astype("float64"),
+            "unit": channel[2].str.rsplit("_", n=1).str[-1],
+            "event_time": pd.to_datetime(long["EpochTime"], unit="s", utc=True),
+            "longitude": -79.960757,
+            "latitude": 40.465420,
+            "crs": "EPSG:4326",
+            "quality": None,
+            "source": "esdr:" + Path(AIR_QUALITY_FILE).name,
+        }
+    )
+    return pa.Table.from_pandas(frame, schema=READING_SCHEMA, preserve_index=False)

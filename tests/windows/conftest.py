@@ -35,7 +35,9 @@ def esdr_readings(path: Path, huc8_of_feed: dict[str, str | None]) -> pd.DataFra
     )
     parts = long["column"].str.extract(COLUMN)
     if parts["feed"].isna().any():
-        raise ValueError(f"{path.name}: unexpected column names {set(long['column'][parts.feed.isna()])}")
+        raise ValueError(
+            f"{path.name}: unexpected column names {set(long['column'][parts.feed.isna()])}"
+        )
     return pd.DataFrame(
         {
             "huc8": parts["feed"].map(huc8_of_feed).astype("str"),

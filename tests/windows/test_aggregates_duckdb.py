@@ -110,9 +110,11 @@ def test_every_window_of_a_month_matches_duckdb(pittsburgh_readings: pd.DataFram
     assert (both["hours_present"] == both["hours_present_sql"]).all()
     assert (both["complete"] == both["complete_sql"].astype(bool)).all()
     np.testing.assert_allclose(both["mean"], both["mean_sql"], rtol=1e-12, atol=1e-12)
-    assert (ours.sliding["completeness"] == ours.sliding["hours_present"] / 24).where(
-        ours.sliding["window_hours"] == 24, True
-    ).all()
+    assert (
+        (ours.sliding["completeness"] == ours.sliding["hours_present"] / 24)
+        .where(ours.sliding["window_hours"] == 24, True)
+        .all()
+    )
 
 
 def test_gappy_month_has_incomplete_windows_to_compare(pittsburgh_readings: pd.DataFrame):

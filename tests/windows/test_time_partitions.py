@@ -72,7 +72,12 @@ def test_months_touched_examples():
         "2018-04-01",
     ]
     # A window longer than a month: every month in between is touched.
-    assert touched("2018-04-02T00:00Z", hours=24 * 62) == ["2018-01-01", "2018-02-01", "2018-03-01", "2018-04-01"]
+    assert touched("2018-04-02T00:00Z", hours=24 * 62) == [
+        "2018-01-01",
+        "2018-02-01",
+        "2018-03-01",
+        "2018-04-01",
+    ]
     assert months_touched(pd.DatetimeIndex([], tz="UTC"), 24) == []
     series = pd.Series([T("2018-04-01T05:00Z")] * 3, dtype="datetime64[us, UTC]")
     assert months_touched(series, 24) == ["2018-03-01", "2018-04-01"]

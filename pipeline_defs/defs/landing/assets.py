@@ -1,6 +1,5 @@
 """``landed_readings``: the raw lake, grown by one leased micro-batch per ingest run."""
 
-from __future__ import annotations
 
 import dagster as dg
 

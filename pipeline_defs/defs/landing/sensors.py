@@ -1,6 +1,5 @@
 """``landing_sensor``: turns leased landing-queue batches into ingest runs, or says why not."""
 
-from __future__ import annotations
 
 import dagster as dg
 
@@ -50,14 +49,21 @@ def landing_sensor(context: dg.SensorEvaluationContext, backwater: BackwaterReso
             if lease is None:
                 break
             # A redelivered lease keeps its batch id; the run key must still be new to launch.
-            run_key = lease.batch_id if lease.attempt == 1 else f"{lease.batch_id}/attempt-{lease.attempt}"
+            run_key = (
+                lease.batch_id
+                if lease.attempt == 1
+                else f"{lease.batch_id}/attempt-{lease.attempt}"
+            )
             requests.append(
                 dg.RunRequest(
                     run_key=run_key,
                     run_config=dg.RunConfig(
                         ops={"landed_readings": {"config": {"batch_id": lease.batch_id}}}
                     ),
-                    tags={"backwater/batch_id": lease.batch_id, "backwater/records": str(lease.records)},
+                    tags={
+                        "backwater/batch_id": lease.batch_id,
+                        "backwater/records": str(lease.records),
+                    },
                 )
             )
     finally:

@@ -1,11 +1,9 @@
 """Spatial assets: validated watershed polygons, and readings enriched with their watershed."""
 
-from __future__ import annotations
 
 from collections import Counter
 
 import dagster as dg
-import geopandas as gpd
 import pyarrow.parquet as pq
 
 from pipeline_defs.defs.landing.assets import landed_readings
@@ -41,7 +39,7 @@ def watershed_boundaries(backwater: BackwaterResource) -> dg.MaterializeResult:
             "watersheds": dg.MetadataValue.int(len(frame)),
             "crs": str(frame.crs),
             "bbox": [round(v, 4) for v in frame.total_bounds.tolist()],
-            "repairs": dg.MetadataValue.json(watersheds.report_dict()),
+            "repairs": dg.MetadataValue.json(watersheds.report.counts()),
             "bytes": dg.MetadataValue.int(size),
             "path": dg.MetadataValue.path(str(watersheds_path(settings))),
         }
@@ -49,8 +47,7 @@ def watershed_boundaries(backwater: BackwaterResource) -> dg.MaterializeResult:
 
 
 def load_watershed_index(backwater: BackwaterResource) -> WatershedIndex:
-    frame = gpd.read_parquet(watersheds_path(backwater.settings))
-    return WatershedIndex(Watersheds.from_frame(frame))
+    return WatershedIndex(Watersheds.from_geoparquet(watersheds_path(backwater.settings)))
 
 
 @dg.asset(

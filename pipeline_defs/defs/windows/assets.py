@@ -1,13 +1,11 @@
 """Window aggregates per watershed and parameter: tumbling hourly, sliding 8 h / 24 h."""
 
-from __future__ import annotations
 
 from datetime import timedelta
 
 import dagster as dg
 import geopandas as gpd
 import pandas as pd
-import pyarrow.parquet as pq
 
 from pipeline_defs.defs.resources import BackwaterResource
 from pipeline_defs.defs.spatial.assets import enriched_telemetry
@@ -30,7 +28,9 @@ def read_enriched(settings: Settings, keys: list[str], start, end) -> pd.DataFra
         if (path := enriched_path(settings, key)).exists()
     ]
     if not frames:
-        return pd.DataFrame(columns=["huc8", "parameter", "unit", "value", "event_time", "sensor_id"])
+        return pd.DataFrame(
+            columns=["huc8", "parameter", "unit", "value", "event_time", "sensor_id"]
+        )
     readings = pd.concat(frames, ignore_index=True)
     return readings[(readings["event_time"] >= start) & (readings["event_time"] < end)]
 
@@ -76,14 +76,23 @@ def window_aggregates(context: dg.AssetExecutionContext, backwater: BackwaterRes
     longest = max(settings.sliding_window_hours)
     now = pd.Timestamp.now(tz="UTC")
     lateness = timedelta(hours=settings.allowed_lateness_hours)
-    totals = {"hourly_windows": 0, "sliding_windows": 0, "incomplete": 0, "readings": 0,
-              "without_watershed": 0, "not_final": 0}
+    totals = {
+        "hourly_windows": 0,
+        "sliding_windows": 0,
+        "incomplete": 0,
+        "readings": 0,
+        "without_watershed": 0,
+        "not_final": 0,
+    }
     for key in context.partition_keys:
         start, end = input_range_for(key, longest)
         readings = read_enriched(settings, [key, next_month_key(key)], start, end)
         month = compute_month(
-            readings, key, window_hours=settings.sliding_window_hours,
-            completeness_threshold=settings.completeness_threshold, now=now,
+            readings,
+            key,
+            window_hours=settings.sliding_window_hours,
+            completeness_threshold=settings.completeness_threshold,
+            now=now,
             allowed_lateness=lateness,
         )
         _write_parquet(month.hourly, hourly_path(settings, key))
@@ -95,16 +104,24 @@ def window_aggregates(context: dg.AssetExecutionContext, backwater: BackwaterRes
         totals["readings"] += month.readings_used
         totals["without_watershed"] += month.readings_without_watershed
     context.log.info(f"{len(context.partition_keys)} month(s): {totals}")
-    common = {"partitions": dg.MetadataValue.int(len(context.partition_keys)),
-              "readings": dg.MetadataValue.int(totals["readings"]),
-              "readings_without_watershed": dg.MetadataValue.int(totals["without_watershed"])}
+    common = {
+        "partitions": dg.MetadataValue.int(len(context.partition_keys)),
+        "readings": dg.MetadataValue.int(totals["readings"]),
+        "readings_without_watershed": dg.MetadataValue.int(totals["without_watershed"]),
+    }
     yield dg.MaterializeResult(
         asset_key=HOURLY,
-        metadata={**common, "windows": dg.MetadataValue.int(totals["hourly_windows"]),
-                  "windows_not_final": dg.MetadataValue.int(totals["not_final"])},
+        metadata={
+            **common,
+            "windows": dg.MetadataValue.int(totals["hourly_windows"]),
+            "windows_not_final": dg.MetadataValue.int(totals["not_final"]),
+        },
     )
     yield dg.MaterializeResult(
         asset_key=SLIDING,
-        metadata={**common, "windows": dg.MetadataValue.int(totals["sliding_windows"]),
-                  "windows_incomplete": dg.MetadataValue.int(totals["incomplete"])},
+        metadata={
+            **common,
+            "windows": dg.MetadataValue.int(totals["sliding_windows"]),
+            "windows_incomplete": dg.MetadataValue.int(totals["incomplete"]),
+        },
     )

@@ -1,6 +1,5 @@
-"""Monthly event-time partitions: 5 years of history is ~60 partitions, far below Dagster's 10,000."""
+"""Monthly event-time partitions: 5 years of history is ~60 partitions, far below 10,000."""
 
-from __future__ import annotations
 
 import dagster as dg
 

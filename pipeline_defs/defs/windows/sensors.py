@@ -1,4 +1,4 @@
-"""``lake_commits_sensor``: re-materializes exactly the monthly partitions that new lake commits touched.
+"""``lake_commits_sensor``: re-materializes exactly the monthly partitions new commits touched.
 
 The cursor is the manifest's last ``commit_seq`` handled. Each tick turns the event-time days landed
 since then into the months whose windows change (a reading at t changes windows starting in
@@ -7,7 +7,6 @@ readings included. While ingestion is still busy it waits, up to ``lake_settle_s
 becomes a few runs instead of one per batch.
 """
 
-from __future__ import annotations
 
 import time
 
@@ -69,7 +68,9 @@ def lake_commits_sensor(context: dg.SensorEvaluationContext, backwater: Backwate
     if context.instance.get_latest_materialization_event(watershed_boundaries.key) is None:
         if runs_in_flight(context.instance, "windows"):
             return dg.SkipReason("waiting for watershed_boundaries to materialize")
-        return dg.RunRequest(asset_selection=[watershed_boundaries.key], tags={"backwater/stage": "windows"})
+        return dg.RunRequest(
+            asset_selection=[watershed_boundaries.key], tags={"backwater/stage": "windows"}
+        )
 
     ingest_busy = runs_in_flight(context.instance, "ingest")
     waited = time.time() - pending[0].committed_at
@@ -80,7 +81,11 @@ def lake_commits_sensor(context: dg.SensorEvaluationContext, backwater: Backwate
         )
 
     existing = monthly_partitions.get_partition_keys(dynamic_partitions_store=context.instance)
-    wanted = [key for key in months_for_days(days, max(settings.sliding_window_hours)) if key in set(existing)]
+    wanted = [
+        key
+        for key in months_for_days(days, max(settings.sliding_window_hours))
+        if key in set(existing)
+    ]
     requests = [
         dg.RunRequest(
             run_key=f"commits-{cursor + 1}-{newest}:{first}..{last}",
