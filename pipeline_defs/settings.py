@@ -51,6 +51,34 @@ class Settings(BaseSettings):
         60.0, ge=0, description="max wait for ingestion to go idle before re-materializing windows"
     )
 
+    # --- backpressure: memory guard, adaptive drain, spillover ------------------------------
+    producer_rss_high_mb: float = Field(
+        1536, gt=0, description="producer pauses intake above this RSS"
+    )
+    producer_rss_low_mb: float = Field(1024, gt=0, description="...and resumes below this RSS")
+    runs_rss_high_mb: float = Field(
+        3072,
+        gt=0,
+        description="landing sensor holds back above this total RSS of in-flight run workers",
+    )
+    runs_rss_low_mb: float = Field(2048, gt=0, description="...and resumes below this")
+    system_memory_high_percent: float = Field(90.0, gt=0, le=100)
+    system_memory_low_percent: float = Field(80.0, gt=0, le=100)
+    batch_min_records: int = Field(5_000, gt=0, description="smallest micro-batch the drain plans")
+    drain_target_seconds: float = Field(60.0, gt=0, description="aim to drain the backlog within")
+    ingest_memory_budget_mb: float = Field(
+        1024, gt=0, description="in-flight batches may hold this"
+    )
+    bytes_per_record_estimate: int = Field(400, gt=0, description="memory per reading in a run")
+    spill_after_seconds: float = Field(
+        2.0, ge=0, description="a producer spills after waiting this"
+    )
+    spill_disk_budget_bytes: int = Field(2 * 2**30, gt=0, description="pending spill bytes bound")
+    spill_sensor_interval_seconds: int = Field(10, gt=0)
+    replay_partitions_per_run: int = Field(5, gt=0, description="spill segments per replay run")
+    auto_replay: bool = Field(False, description="replay spilled segments once pressure is low")
+    auto_replay_quiet_seconds: float = Field(60.0, ge=0, description="...for at least this long")
+
     # --- time and windows ----------------------------------------------------------------------
     partition_start: datetime = Field(
         datetime(2000, 1, 1, tzinfo=UTC),
@@ -76,6 +104,10 @@ class Settings(BaseSettings):
     @property
     def lake_dir(self) -> Path:
         return self.data_dir / "lake"
+
+    @property
+    def spill_dir(self) -> Path:
+        return self.data_dir / "spill"
 
     @property
     def manifest_path(self) -> Path:

@@ -4,7 +4,6 @@ Settings come from the environment (``BACKWATER_*``, see the README), so the dae
 and every run process agree without extra configuration.
 """
 
-
 from pathlib import Path
 
 import dagster as dg

@@ -13,7 +13,11 @@ import pytest
 from pipeline_defs.defs.landing.assets import landed_readings
 from pipeline_defs.defs.landing.sensors import landing_sensor
 from pipeline_defs.defs.resources import BackwaterResource
-from pipeline_defs.defs.spatial.assets import enriched_telemetry, watershed_boundaries
+from pipeline_defs.defs.spatial.assets import (
+    enriched_telemetry,
+    gauges_match_official_huc8,
+    watershed_boundaries,
+)
 from pipeline_defs.defs.windows.assets import window_aggregates
 from pipeline_defs.defs.windows.sensors import (
     RANGE_END,
@@ -108,7 +112,14 @@ def test_sensors_and_assets_carry_a_month_of_readings_to_window_aggregates(
         context = dg.build_sensor_context(instance=instance, resources=resources)
         first = lake_commits_sensor(context)
         assert first.asset_selection == [watershed_boundaries.key]
-        dg.materialize([watershed_boundaries], instance=instance, resources=resources)
+        boundaries = dg.materialize(
+            [watershed_boundaries, gauges_match_official_huc8],
+            instance=instance,
+            resources=resources,
+        )
+        (check,) = boundaries.get_asset_check_evaluations()
+        assert check.passed
+        assert check.metadata["inside_polygons"].value == 176
         result = lake_commits_sensor(
             dg.build_sensor_context(instance=instance, resources=resources)
         )

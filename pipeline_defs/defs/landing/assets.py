@@ -1,6 +1,5 @@
 """``landed_readings``: the raw lake, grown by one leased micro-batch per ingest run."""
 
-
 import dagster as dg
 
 from pipeline_defs.defs.resources import BackwaterResource

@@ -1,6 +1,5 @@
 """``landing_sensor``: turns leased landing-queue batches into ingest runs, or says why not."""
 
-
 import dagster as dg
 
 from pipeline_defs.defs.landing.assets import ingest_job

@@ -1,14 +1,15 @@
 """Spatial assets: validated watershed polygons, and readings enriched with their watershed."""
 
-
 from collections import Counter
 
 import dagster as dg
+import pandas as pd
 import pyarrow.parquet as pq
 
 from pipeline_defs.defs.landing.assets import landed_readings
 from pipeline_defs.defs.resources import BackwaterResource
 from pipeline_defs.defs.windows.partitions import monthly_partitions
+from pipeline_defs.ingress.nwis_rdb import read_nwis_sites
 from pipeline_defs.lake.atomic import atomic_write
 from pipeline_defs.lake.layout import enrich_quarantine_path, enriched_path, watersheds_path
 from pipeline_defs.lake.reader import read_raw
@@ -96,4 +97,36 @@ def enriched_telemetry(
             "quarantined": dg.MetadataValue.int(totals["quarantined"]),
             "quarantined_by_reason": dg.MetadataValue.json(dict(reasons)),
         }
+    )
+
+
+@dg.asset_check(
+    asset=watershed_boundaries,
+    description="USGS gauges of nwis_sites.txt that fall inside the polygons get their official "
+    "HUC8 (huc_cd) for at least 97 % (the polygons are simplified, so a few near a divide differ).",
+)
+def gauges_match_official_huc8(backwater: BackwaterResource) -> dg.AssetCheckResult:
+    settings = backwater.settings
+    sites = read_nwis_sites(settings.source_data_dir / "usgs_sites" / "nwis_sites.txt").sites
+    index = load_watershed_index(backwater)
+    assigned = pd.Series(
+        index.assign(
+            sites["longitude"].to_numpy(), sites["latitude"].to_numpy(), sites["crs"].to_numpy()
+        ),
+        index=sites.index,
+        dtype=object,
+    )
+    inside = assigned.notna()
+    matched = inside & (assigned == sites["huc_cd"])
+    share = matched.sum() / max(inside.sum(), 1)
+    mismatches = sites.loc[inside & ~matched, ["site_no", "huc_cd"]].assign(assigned=assigned)
+    return dg.AssetCheckResult(
+        passed=bool(share >= 0.97),
+        metadata={
+            "gauges": len(sites),
+            "inside_polygons": int(inside.sum()),
+            "no_watershed": int((~inside).sum()),
+            "matching_official_huc8": dg.MetadataValue.float(float(share)),
+            "mismatches": dg.MetadataValue.md(mismatches.to_markdown(index=False)),
+        },
     )

@@ -1,6 +1,5 @@
 """Window aggregates per watershed and parameter: tumbling hourly, sliding 8 h / 24 h."""
 
-
 from datetime import timedelta
 
 import dagster as dg

@@ -1,6 +1,5 @@
 """Monthly event-time partitions: 5 years of history is ~60 partitions, far below 10,000."""
 
-
 import dagster as dg
 
 from pipeline_defs.settings import get_settings

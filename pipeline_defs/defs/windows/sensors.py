@@ -7,7 +7,6 @@ readings included. While ingestion is still busy it waits, up to ``lake_settle_s
 becomes a few runs instead of one per batch.
 """
 
-
 import time
 
 import dagster as dg
