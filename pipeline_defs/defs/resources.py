@@ -11,6 +11,7 @@ import dagster as dg
 from pipeline_defs.lake.manifest import LakeManifest
 from pipeline_defs.landing.queue import LandingQueue
 from pipeline_defs.settings import Settings, get_settings
+from pipeline_defs.spill.segments import SpillStore
 
 
 class BackwaterResource(dg.ConfigurableResource):
@@ -32,6 +33,9 @@ class BackwaterResource(dg.ConfigurableResource):
 
     def manifest(self) -> LakeManifest:
         return LakeManifest(self.settings.manifest_path)
+
+    def spill(self) -> SpillStore:
+        return SpillStore(self.settings.spill_dir, self.settings.spill_disk_budget_bytes)
 
 
 @dg.definitions

@@ -37,7 +37,11 @@ def test_code_location_loads_every_definition() -> None:
 
     loaded = defs() if callable(defs) else defs
     repo = loaded.get_repository_def()
-    assert {s.name for s in repo.sensor_defs} == {"landing_sensor", "lake_commits_sensor"}
+    assert {s.name for s in repo.sensor_defs} == {
+        "landing_sensor",
+        "lake_commits_sensor",
+        "spill_sensor",
+    }
     assert repo.has_job("ingest_job")
     keys = {key.to_user_string() for key in repo.asset_graph.get_all_asset_keys()}
     assert keys == {
@@ -46,6 +50,7 @@ def test_code_location_loads_every_definition() -> None:
         "enriched_telemetry",
         "hourly_window_aggregates",
         "sliding_window_aggregates",
+        "replayed_spill_segments",
     }
 
 
@@ -80,11 +85,13 @@ def test_sensors_and_assets_carry_a_month_of_readings_to_window_aggregates(
     with dg.instance_for_test() as instance:
         # landing sensor: one leased batch per free ingest slot, run key = batch id
         tick = landing_sensor(dg.build_sensor_context(instance=instance, resources=resources))
-        assert [r.run_key for r in tick] == [
+        assert [r.run_key for r in tick.run_requests] == [
             "000000000001-000000000001",
             "000000000002-000000000002",
         ]
-        for request in tick:
+        (observation,) = tick.asset_events
+        assert observation.metadata["queue_depth"].value == 12_000
+        for request in tick.run_requests:
             result = dg.materialize(
                 [landed_readings],
                 instance=instance,
@@ -94,15 +101,15 @@ def test_sensors_and_assets_carry_a_month_of_readings_to_window_aggregates(
             )
             assert result.success
         third = landing_sensor(dg.build_sensor_context(instance=instance, resources=resources))
-        assert [r.run_key for r in third] == ["000000000003-000000000003"]
+        assert [r.run_key for r in third.run_requests] == ["000000000003-000000000003"]
         dg.materialize(
             [landed_readings],
             instance=instance,
             resources=resources,
-            run_config=third[0].run_config,
+            run_config=third.run_requests[0].run_config,
         )
         empty = landing_sensor(dg.build_sensor_context(instance=instance, resources=resources))
-        assert isinstance(empty, dg.SkipReason) and "empty" in empty.skip_message
+        assert not empty.run_requests and "empty" in empty.skip_reason.skip_message
 
         manifest = LakeManifest(backwater.settings.manifest_path)
         assert manifest.totals().landed == readings.num_rows

@@ -8,6 +8,7 @@ becomes a few runs instead of one per batch.
 """
 
 import time
+from collections import Counter
 
 import dagster as dg
 import pandas as pd
@@ -58,7 +59,7 @@ def lake_commits_sensor(context: dg.SensorEvaluationContext, backwater: Backwate
     manifest = backwater.manifest()
     try:
         days, newest = manifest.days_touched_after(cursor)
-        pending = manifest.batches(after_commit_seq=cursor, limit=1)
+        pending = manifest.batches(after_commit_seq=cursor)
     finally:
         manifest.close()
     if newest == cursor:
@@ -85,13 +86,26 @@ def lake_commits_sensor(context: dg.SensorEvaluationContext, backwater: Backwate
         for key in months_for_days(days, max(settings.sliding_window_hours))
         if key in set(existing)
     ]
+    # which producers the re-materialized readings came from: "landing: 12, spill: 3" batches
+    origins = ", ".join(
+        f"{origin}: {count}"
+        for origin, count in sorted(Counter(b.origin.split(":")[0] for b in pending).items())
+    )
     requests = [
         dg.RunRequest(
             run_key=f"commits-{cursor + 1}-{newest}:{first}..{last}",
             asset_selection=WINDOW_ASSETS,
-            tags={RANGE_START: first, RANGE_END: last, "backwater/stage": "windows"},
+            tags={
+                RANGE_START: first,
+                RANGE_END: last,
+                "backwater/stage": "windows",
+                "backwater/commits": f"{cursor + 1}-{newest}",
+                "backwater/origins": origins,
+            },
         )
         for first, last in contiguous_ranges(wanted, existing)
     ]
-    context.log.info(f"commits #{cursor + 1}..#{newest} touched {len(wanted)} month(s): {wanted}")
+    context.log.info(
+        f"commits #{cursor + 1}..#{newest} ({origins}) touched {len(wanted)} month(s): {wanted}"
+    )
     return dg.SensorResult(run_requests=requests, cursor=str(newest))

@@ -1,0 +1,93 @@
+"""The landing sensor holds back, and says why: for memory (with hysteresis, measured on real
+processes) and for run concurrency (its own queued + running ingest runs)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import pyarrow as pa
+import pytest
+from dagster._core.test_utils import create_run_for_test
+
+from pipeline_defs.defs.landing.sensors import landing_sensor
+from pipeline_defs.defs.resources import BackwaterResource
+from pipeline_defs.landing.queue import LandingQueue
+from pipeline_defs.settings import get_settings
+
+HOG = "import sys, time; block = bytearray(int(sys.argv[1]) * 2**20); time.sleep(120)"
+
+
+@pytest.fixture
+def backwater(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> BackwaterResource:
+    monkeypatch.setenv("BACKWATER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BACKWATER_BATCH_MAX_RECORDS", "5000")
+    monkeypatch.setenv("BACKWATER_MAX_INGEST_RUNS_IN_FLIGHT", "2")
+    monkeypatch.setenv("BACKWATER_RUNS_RSS_HIGH_MB", "300")
+    monkeypatch.setenv("BACKWATER_RUNS_RSS_LOW_MB", "150")
+    get_settings.cache_clear()
+    yield BackwaterResource()
+    get_settings.cache_clear()
+
+
+def _fake_run_worker(megabytes: int) -> subprocess.Popen:
+    """A process whose command line looks like a run worker's and whose RSS is ``megabytes``."""
+    worker = subprocess.Popen([sys.executable, "-c", HOG, str(megabytes), "execute_run"])
+    time.sleep(1.5)  # let it allocate and touch its memory
+    return worker
+
+
+def _tick(instance, backwater, cursor):
+    context = dg.build_sensor_context(
+        instance=instance, resources={"backwater": backwater}, cursor=cursor
+    )
+    return landing_sensor(context)
+
+
+def test_memory_hold_has_hysteresis(backwater: BackwaterResource, pittsburgh_month: pa.Table):
+    with LandingQueue.from_settings(backwater.settings) as queue:
+        for offset in range(0, 30_000, 5_000):
+            queue.put(pittsburgh_month.slice(offset, 5_000))
+    with dg.instance_for_test() as instance:
+        heavy = _fake_run_worker(400)  # above the high mark (300 MB)
+        try:
+            held = _tick(instance, backwater, None)
+        finally:
+            heavy.kill()
+        assert held.run_requests == []
+        assert (
+            "memory: RSS" in held.skip_reason.skip_message
+            and "≥ 300" in held.skip_reason.skip_message
+        )
+
+        middle = _fake_run_worker(220)  # between the marks: stays paused
+        try:
+            still = _tick(instance, backwater, held.cursor)
+            fresh = _tick(instance, backwater, None)  # not paused before: stays running
+        finally:
+            middle.kill()
+        assert still.run_requests == [] and "still paused" in still.skip_reason.skip_message
+        assert len(fresh.run_requests) == 2
+
+        resumed = _tick(instance, backwater, still.cursor)  # below the low mark: resumes
+        assert len(resumed.run_requests) == 2
+
+
+def test_concurrency_hold_counts_queued_and_running_ingest_runs(
+    backwater: BackwaterResource, pittsburgh_month: pa.Table
+):
+    with LandingQueue.from_settings(backwater.settings) as queue:
+        queue.put(pittsburgh_month.slice(0, 5_000))
+    with dg.instance_for_test() as instance:
+        for status in (dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTED):
+            create_run_for_test(
+                instance, job_name="ingest_job", status=status, tags={"backwater/stage": "ingest"}
+            )
+        held = _tick(instance, backwater, None)
+        assert held.run_requests == []
+        assert held.skip_reason.skip_message.startswith("2 ingest runs in flight ≥ limit 2")
+        (observation,) = held.asset_events
+        assert observation.metadata["ingest_runs_in_flight"].value == 2
