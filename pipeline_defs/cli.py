@@ -26,12 +26,23 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline_defs.runner.main_job import run_main_job
 
     paths = args.paths or _default_sources(settings)
-    return run_main_job(settings, paths, speed=args.speed, timeout_seconds=args.timeout)
+    result = run_main_job(
+        settings, paths, speed=args.speed, spill=args.spill, timeout_seconds=args.timeout
+    )
+    return result.status
+
+
+def cmd_storm(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline_defs.runner.storm import run_storm
+
+    paths = args.paths or [settings.source_data_dir / "air_quality_pittsburgh"]
+    return 0 if run_storm(settings, paths).ok else 1
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline_defs.ingress.replay import replay
+    from pipeline_defs.ingress.replay import blocking_admit, replay
     from pipeline_defs.landing.queue import LandingQueue
+    from pipeline_defs.spill.producer import SpillingProducer
 
     last = [0.0]
 
@@ -39,22 +50,84 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         if time.monotonic() - last[0] >= 2:
             last[0] = time.monotonic()
             print(
-                f"enqueued {progress.enqueued:,}/{progress.readings_total:,} "
-                f"(blocked {progress.blocked_seconds:.1f} s)",
+                f"admitted {progress.admitted:,}/{progress.readings_total:,} "
+                f"({progress.spilled:,} spilled; {progress.blocked_seconds:.1f} s in admission)",
                 flush=True,
             )
 
     with LandingQueue.from_settings(settings) as queue:
-        progress = replay(args.paths, queue, settings, speed=args.speed, on_envelope=show)
+        admit = blocking_admit(queue)
+        if args.spill:
+            producer = SpillingProducer(queue, _spill_store(settings), settings.spill_after_seconds)
+            admit = lambda envelope: producer.put(envelope).value  # noqa: E731
+        progress = replay(args.paths, admit, settings, speed=args.speed, on_envelope=show)
     print(
         f"{progress.files} files, {progress.values_read:,} values read, "
-        f"{progress.enqueued:,} enqueued, {progress.quarantined_total:,} quarantined "
-        f"{dict(progress.quarantined)}"
+        f"{progress.enqueued:,} enqueued, {progress.spilled:,} spilled, "
+        f"{progress.quarantined_total:,} quarantined {dict(progress.quarantined)}"
     )
     return 0
 
 
+def _spill_store(settings: Settings):
+    from pipeline_defs.spill.segments import SpillStore
+
+    return SpillStore(settings.spill_dir, settings.spill_disk_budget_bytes)
+
+
+def cmd_spill_list(args: argparse.Namespace, settings: Settings) -> int:
+    store = _spill_store(settings)
+    print(f"{'segment':<32} {'state':<12} {'readings':>10} {'bytes':>12}  created")
+    for segment in store.list():
+        created = (
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(segment.created_at))
+            if segment.created_at
+            else "—"
+        )
+        records = "?" if segment.records is None else f"{segment.records:,}"
+        fault = f"  ({segment.fault}: {segment.fault_detail})" if segment.fault else ""
+        print(
+            f"{segment.id:<32} {segment.state.value:<12} {records:>10} {segment.bytes:>12,}  "
+            f"{created}{fault}"
+        )
+    stats = store.stats()
+    print(
+        f"{stats.pending_segments} pending ({stats.pending_records:,} readings, "
+        f"{stats.utilisation:.1%} of the {stats.budget_bytes:,} B budget), "
+        f"{stats.archived_segments} archived, {stats.quarantined_segments} quarantined"
+    )
+    return 0
+
+
+def cmd_spill_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    from dagster import DagsterInstance
+
+    from pipeline_defs.runner.backfill import launch_spill_backfill, wait_for_backfill
+    from pipeline_defs.runner.instance import prepare_dagster_home
+    from pipeline_defs.spill.segments import SegmentState
+
+    segment_ids = args.segments or (
+        [s.id for s in _spill_store(settings).list(SegmentState.PENDING)] if args.all else []
+    )
+    if not segment_ids:
+        print("nothing to backfill: name segments or pass --all (see `backwater spill list`)")
+        return 2
+    prepare_dagster_home(settings)
+    instance = DagsterInstance.get()
+    backfill_id = launch_spill_backfill(instance, segment_ids)
+    print(
+        f"backfill {backfill_id} launched for {len(segment_ids)} segment(s); "
+        "the running daemon (`backwater ui` or dagster-daemon) executes it"
+    )
+    if args.wait:
+        status = wait_for_backfill(instance, backfill_id, timeout=args.timeout)
+        print(f"backfill {backfill_id}: {status.value}")
+        return 0 if status.value in ("COMPLETED", "COMPLETED_SUCCESS") else 1
+    return 0
+
+
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    spill = _spill_store(settings).stats()
     from pipeline_defs.lake.manifest import LakeManifest
     from pipeline_defs.landing.queue import LandingQueue
 
@@ -78,6 +151,11 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"  totals        {stats.put_records_total:,} put, {stats.acked_records_total:,} acked, "
         f"{stats.redeliveries_total} redeliveries"
+    )
+    print(
+        f"spill           {spill.pending_segments} segments pending "
+        f"({spill.pending_records:,} readings, {spill.utilisation:.1%} of budget), "
+        f"{spill.archived_segments} archived, {spill.quarantined_segments} quarantined"
     )
     manifest = LakeManifest(settings.manifest_path)
     try:
@@ -116,11 +194,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--speed", type=float, help="event-time speed-up factor (default: as fast as possible)"
     )
     run.add_argument("--timeout", type=float, default=1800, help="give up after this many seconds")
+    run.add_argument(
+        "--spill",
+        action="store_true",
+        help="spill when the queue stays full, then replay the spilled segments as a backfill",
+    )
     run.set_defaults(handler=cmd_run)
+
+    storm = commands.add_parser("storm", help="the storm scenario (calm run vs burst, compared)")
+    storm.add_argument("paths", nargs="*", type=Path, help="default: all Pittsburgh monitors")
+    storm.set_defaults(handler=cmd_storm)
+
+    spill = commands.add_parser("spill", help="spill segments").add_subparsers(
+        dest="spill_command", required=True
+    )
+    spill.add_parser("list", help="segments with counts and state").set_defaults(
+        handler=cmd_spill_list
+    )
+    backfill = spill.add_parser("backfill", help="replay segments as a Dagster backfill")
+    backfill.add_argument("segments", nargs="*", help="segment ids (default with --all: pending)")
+    backfill.add_argument("--all", action="store_true", help="every pending segment")
+    backfill.add_argument("--wait", action="store_true", help="wait until the backfill finishes")
+    backfill.add_argument("--timeout", type=float, default=1800)
+    backfill.set_defaults(handler=cmd_spill_backfill)
 
     rep = commands.add_parser("replay", help="feed files into the landing queue")
     rep.add_argument("paths", nargs="+", type=Path)
     rep.add_argument("--speed", type=float, help="event-time speed-up factor")
+    rep.add_argument("--spill", action="store_true", help="spill when the queue stays full")
     rep.set_defaults(handler=cmd_replay)
 
     status = commands.add_parser("status", help="queue and lake status")

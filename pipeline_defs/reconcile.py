@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipeline_defs.ingress.replay import ReplayProgress
 from pipeline_defs.lake.manifest import LakeManifest, LakeTotals
 from pipeline_defs.settings import Settings
 
@@ -23,6 +24,7 @@ class LakeSnapshot:
 
     manifest: LakeTotals
     reading_keys: int
+    spill_records: int  # readings committed from replayed spill segments
     enriched: int
     enriched_without_watershed: int
     enrich_quarantined: Counter[str]
@@ -38,6 +40,7 @@ class LakeSnapshot:
         manifest = LakeManifest(settings.manifest_path)
         try:
             totals, keys = manifest.totals(), manifest.key_count()
+            spill_records = manifest.records_from("spill:")
         finally:
             manifest.close()
         enriched = without = 0
@@ -64,6 +67,7 @@ class LakeSnapshot:
         return cls(
             manifest=totals,
             reading_keys=keys,
+            spill_records=spill_records,
             enriched=enriched,
             enriched_without_watershed=without,
             enrich_quarantined=quarantined,
@@ -109,23 +113,28 @@ class Reconciliation:
 
 
 def reconcile(
-    values_read: int,
-    ingress_quarantined: Counter[str],
-    enqueued: int,
+    progress: ReplayProgress,
     before: LakeSnapshot,
     after: LakeSnapshot,
     queue_depth: int,
+    spill_pending: int,
+    spill_quarantined: int,
 ) -> Reconciliation:
     """Check the replay's tallies against the lake's growth and the lake against its products."""
     report = Reconciliation()
     landed = after.manifest.landed - before.manifest.landed
     duplicates = after.manifest.duplicates - before.manifest.duplicates
+    replayed = after.spill_records - before.spill_records
     enrich_quarantined = sum(after.enrich_quarantined.values())
 
-    report.figure("values read", values_read)
-    for reason, count in sorted(ingress_quarantined.items()):
+    report.figure("values read", progress.values_read)
+    for reason, count in sorted(progress.quarantined.items()):
         report.figure(f"  quarantined at ingress: {reason}", count)
-    report.figure("enqueued", enqueued)
+    report.figure("admitted to the landing queue", progress.enqueued)
+    report.figure("spilled to disk", progress.spilled)
+    report.figure("  replayed from spill (this run)", replayed)
+    report.figure("  still pending in spill", spill_pending)
+    report.figure("  quarantined spill segments (readings)", spill_quarantined)
     report.figure("landed in the lake (this run)", landed)
     report.figure("duplicates collapsed (this run)", duplicates)
     report.figure("left in the landing queue", queue_depth)
@@ -141,14 +150,14 @@ def reconcile(
     report.figure("  of which under the completeness threshold", after.sliding_incomplete)
 
     report.expect(
-        "values read = quarantined at ingress + enqueued",
-        values_read,
-        sum(ingress_quarantined.values()) + enqueued,
+        "values read = quarantined at ingress + admitted + spilled",
+        progress.values_read,
+        progress.quarantined_total + progress.enqueued + progress.spilled,
     )
     report.expect(
-        "enqueued = landed + duplicates + left in queue",
-        enqueued,
-        landed + duplicates + queue_depth,
+        "admitted + spilled = landed + duplicates + left in queue + pending/quarantined spill",
+        progress.enqueued + progress.spilled,
+        landed + duplicates + queue_depth + spill_pending + spill_quarantined,
     )
     report.expect(
         "lake readings = distinct reading keys", after.manifest.landed, after.reading_keys

@@ -1,7 +1,9 @@
-"""The replay producer: source files -> readers -> landing queue, honouring backpressure.
+"""The replay producer: source files -> readers -> admission (queue or spill), with backpressure.
 
-Readings of all files are merged in event-time order (as a live feed would deliver them) and put in
-envelopes of ``replay_envelope_records``; a full queue blocks the producer — nothing is dropped.
+Readings of all files are merged in event-time order (as a live feed would deliver them) and offered
+in envelopes of ``replay_envelope_records`` to an ``admit`` function: a blocking queue put (a full
+queue blocks the producer) or a ``SpillingProducer`` (spills when the queue stays full, blocks while
+memory is high or the spill budget is used up). Nothing is dropped.
 With ``speed`` the replay paces itself: event time advances ``speed`` times faster than wall time.
 Reader rejects are written to ``quarantine/ingress/<file>-<content hash>.parquet`` (so replaying the
 same file again overwrites, never duplicates, its quarantine) and counted by reason.
@@ -33,27 +35,47 @@ class ReplayProgress:
     files: int = 0
     values_read: int = 0
     quarantined: Counter[str] = field(default_factory=Counter)
-    readings_total: int = 0  # readings to enqueue (known once every file is read)
+    readings_total: int = 0  # readings to admit (known once every file is read)
     enqueued: int = 0
+    spilled: int = 0
     envelopes: int = 0
-    blocked_seconds: float = 0.0  # time spent waiting on a full queue
+    blocked_seconds: float = 0.0  # time spent in admission (waiting on a full queue included)
+    burst_ended_at: float | None = None  # wall time the last envelope was admitted
     done: bool = False
+
+    @property
+    def admitted(self) -> int:
+        return self.enqueued + self.spilled
 
     @property
     def quarantined_total(self) -> int:
         return sum(self.quarantined.values())
 
 
+Admit = Callable[[pa.Table], str]
+"""Takes one envelope and returns where it went: "queued" or "spilled"."""
+
+
+def blocking_admit(queue: LandingQueue) -> Admit:
+    """Admission by a plain blocking put: waits while the queue is full, never spills."""
+
+    def admit(envelope: pa.Table) -> str:
+        queue.put(envelope)
+        return "queued"
+
+    return admit
+
+
 def replay(
     paths: Iterable[Path],
-    queue: LandingQueue,
+    admit: Admit,
     settings: Settings,
     *,
     speed: float | None = None,
     progress: ReplayProgress | None = None,
     on_envelope: Callable[[ReplayProgress], None] | None = None,
 ) -> ReplayProgress:
-    """Read every source file under ``paths`` and put its readings into ``queue``."""
+    """Read every source file under ``paths`` and offer its readings to ``admit``."""
     progress = progress or ReplayProgress()
     now = datetime.now(UTC)
     tables = []
@@ -80,12 +102,16 @@ def replay(
         envelope = readings.slice(offset, step)
         pace.wait_for(envelope)
         started = time.monotonic()
-        queue.put(envelope)
+        where = admit(envelope)
         progress.blocked_seconds += time.monotonic() - started
-        progress.enqueued += envelope.num_rows
+        if where == "spilled":
+            progress.spilled += envelope.num_rows
+        else:
+            progress.enqueued += envelope.num_rows
         progress.envelopes += 1
         if on_envelope is not None:
             on_envelope(progress)
+    progress.burst_ended_at = time.time()
     progress.done = True
     return progress
 

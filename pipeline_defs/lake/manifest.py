@@ -148,6 +148,14 @@ class LakeManifest:
         ).fetchone()
         return LakeTotals(*row)
 
+    def records_from(self, origin_prefix: str) -> int:
+        """Readings offered by batches whose origin starts with ``origin_prefix`` ("spill:")."""
+        (count,) = self._conn.execute(
+            "SELECT COALESCE(SUM(records_in), 0) FROM batches WHERE origin LIKE ? || '%'",
+            (origin_prefix,),
+        ).fetchone()
+        return count
+
     def key_count(self) -> int:
         (count,) = self._conn.execute("SELECT COUNT(*) FROM reading_keys").fetchone()
         return count

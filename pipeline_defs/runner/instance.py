@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -30,12 +31,20 @@ def prepare_dagster_home(settings: Settings) -> Path:
     return home
 
 
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Every setting as its ``BACKWATER_*`` variable, so subprocesses see exactly these settings."""
+    env = {}
+    for name, value in settings.model_dump(mode="json").items():
+        text = json.dumps(value) if isinstance(value, list | bool) else str(value)
+        env[f"BACKWATER_{name.upper()}"] = text
+    return env
+
+
 def dagster_env(settings: Settings) -> dict[str, str]:
     """Environment for Dagster subprocesses: this DAGSTER_HOME and this process's settings."""
     env = dict(os.environ)
     env["DAGSTER_HOME"] = str(settings.dagster_home)
-    env["BACKWATER_DATA_DIR"] = str(settings.data_dir)
-    env["BACKWATER_SOURCE_DATA_DIR"] = str(settings.source_data_dir)
+    env.update(settings_env(settings))
     return env
 
 

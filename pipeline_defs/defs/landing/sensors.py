@@ -1,10 +1,10 @@
 """``landing_sensor``: turns leased landing-queue batches into ingest runs, or says why not.
 
-Each tick, in order: memory guard (in-flight run workers' RSS and system memory, with hysteresis
-kept in the cursor), run concurrency (its own queued + running ingest runs), then the adaptive
-drain plan (batch size and number of runs from the backlog, within the memory budget). Whatever it
-decides, it records the queue's figures as an observation of ``landed_readings`` so the UI plots
-depth, utilisation, oldest age and RSS over time, and its skip reason names the cause and figures.
+Each tick, in order: run concurrency (its own queued + running ingest runs), memory guard
+(in-flight run workers' RSS and system memory, with hysteresis kept in the cursor), then the
+adaptive drain plan (batch size and number of runs from the backlog, within the memory budget).
+Whatever it decides, it records the queue's figures as an observation of ``landed_readings`` so the
+UI plots depth, utilisation, oldest age and RSS over time; its skip reason names cause and figures.
 """
 
 import json
@@ -87,7 +87,9 @@ def landing_sensor(context: dg.SensorEvaluationContext, backwater: BackwaterReso
                     break
                 requests.append(_ingest_request(lease))
 
-    if pressure.paused:
+    if in_flight >= settings.max_ingest_runs_in_flight:
+        skip = plan.reason  # names the runs in flight and the limit
+    elif pressure.paused:
         skip = f"memory: {pressure.reason} (in-flight run workers; resumes below the low marks)"
     elif not stats.has_work:
         skip = (
