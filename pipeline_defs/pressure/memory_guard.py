@@ -74,14 +74,14 @@ class PressureState:
 def evaluate(previously_paused: bool, sample: MemorySample, marks: MemoryMarks) -> PressureState:
     """The decision for ``sample`` given the previous one (see the module docstring). Pure."""
     rss, pct = sample.rss_bytes, sample.system_percent
+    over = []
+    if rss >= marks.high_rss_bytes:
+        over.append(f"RSS {format_bytes(rss)} ≥ {format_bytes(marks.high_rss_bytes)}")
+    if pct >= marks.high_system_percent:
+        over.append(f"system memory {pct:.1f} % ≥ {marks.high_system_percent:g} %")
+    if over:
+        return PressureState(True, "; ".join(over), sample)
     if not previously_paused:
-        over = []
-        if rss >= marks.high_rss_bytes:
-            over.append(f"RSS {format_bytes(rss)} ≥ {format_bytes(marks.high_rss_bytes)}")
-        if pct >= marks.high_system_percent:
-            over.append(f"system memory {pct:.1f} % ≥ {marks.high_system_percent:g} %")
-        if over:
-            return PressureState(True, "; ".join(over), sample)
         return PressureState(False, None, sample)
     holding = []
     if rss >= marks.low_rss_bytes:

@@ -23,10 +23,11 @@ from pathlib import Path
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.scheduler.instigation import InstigatorType
 
+from pipeline_defs.defs.landing.sensors import sample_run_workers
 from pipeline_defs.ingress.replay import ReplayProgress, blocking_admit, replay
 from pipeline_defs.lake.manifest import LakeManifest
 from pipeline_defs.landing.queue import LandingQueue
-from pipeline_defs.pressure.memory_guard import MemoryGuard, sample_matching, sample_own_process
+from pipeline_defs.pressure.memory_guard import MemoryGuard, sample_own_process
 from pipeline_defs.reconcile import LakeSnapshot, Reconciliation, reconcile
 from pipeline_defs.runner.backfill import (
     launch_spill_backfill,
@@ -64,11 +65,11 @@ class PeakMemory:
     producer_rss: int = 0  # this process: reader + producer (+ its copy of the readings)
     run_workers_rss: int = 0  # all Dagster run worker processes together
 
-    def watch(self, stop: threading.Event) -> None:
+    def watch(self, stop: threading.Event, dagster_home: str) -> None:
         while not stop.wait(0.5):
             self.producer_rss = max(self.producer_rss, sample_own_process().rss_bytes)
             self.run_workers_rss = max(
-                self.run_workers_rss, sample_matching("execute_run").rss_bytes
+                self.run_workers_rss, sample_run_workers(dagster_home).rss_bytes
             )
 
 
@@ -148,7 +149,9 @@ def run_main_job(
 
     result = MainJobResult(status=0, progress=ReplayProgress())
     stop_watch = threading.Event()
-    threading.Thread(target=result.peaks.watch, args=(stop_watch,), daemon=True).start()
+    threading.Thread(
+        target=result.peaks.watch, args=(stop_watch, str(settings.dagster_home)), daemon=True
+    ).start()
     failure: list[BaseException] = []
     producer = threading.Thread(
         target=_produce, args=(settings, paths, speed, spill, result.progress, failure), daemon=True

@@ -3,6 +3,8 @@ processes) and for run concurrency (its own queued + running ingest runs)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -18,7 +20,13 @@ from pipeline_defs.defs.resources import BackwaterResource
 from pipeline_defs.landing.queue import LandingQueue
 from pipeline_defs.settings import get_settings
 
-HOG = "import sys, time; block = bytearray(int(sys.argv[1]) * 2**20); time.sleep(120)"
+HOG = "import sys, time; block = bytearray(int(sys.argv[1]) * 10**6); time.sleep(120)"
+# A stand-in for a code server (`dagster api grpc ... <instance ref>`) that spawned a run worker
+SERVER = (
+    "import subprocess, sys, time;"
+    " subprocess.Popen([sys.executable, '-c', sys.argv[1], sys.argv[2], '--multiprocessing-fork']);"
+    " time.sleep(120)"
+)
 
 
 @pytest.fixture
@@ -33,11 +41,22 @@ def backwater(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> BackwaterResou
     get_settings.cache_clear()
 
 
-def _fake_run_worker(megabytes: int) -> subprocess.Popen:
-    """A process whose command line looks like a run worker's and whose RSS is ``megabytes``."""
-    worker = subprocess.Popen([sys.executable, "-c", HOG, str(megabytes), "execute_run"])
-    time.sleep(1.5)  # let it allocate and touch its memory
-    return worker
+class FakeRunWorker:
+    """A code-server-like process of this deployment with one run worker of ``megabytes`` RSS."""
+
+    def __init__(self, dagster_home: Path, megabytes: int) -> None:
+        self.server = subprocess.Popen(
+            [sys.executable, "-c", SERVER, HOG, str(megabytes), "api grpc", str(dagster_home)],
+            start_new_session=True,
+        )
+        time.sleep(2.0)  # let the worker allocate and touch its memory
+
+    def __enter__(self) -> FakeRunWorker:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        os.killpg(self.server.pid, signal.SIGKILL)
+        self.server.wait()
 
 
 def _tick(instance, backwater, cursor):
@@ -52,23 +71,18 @@ def test_memory_hold_has_hysteresis(backwater: BackwaterResource, pittsburgh_mon
         for offset in range(0, 30_000, 5_000):
             queue.put(pittsburgh_month.slice(offset, 5_000))
     with dg.instance_for_test() as instance:
-        heavy = _fake_run_worker(400)  # above the high mark (300 MB)
-        try:
+        home = backwater.settings.dagster_home
+        with FakeRunWorker(home, 400):  # above the high mark (300 MB)
             held = _tick(instance, backwater, None)
-        finally:
-            heavy.kill()
         assert held.run_requests == []
         assert (
             "memory: RSS" in held.skip_reason.skip_message
             and "≥ 300" in held.skip_reason.skip_message
         )
 
-        middle = _fake_run_worker(220)  # between the marks: stays paused
-        try:
+        with FakeRunWorker(home, 220):  # between the marks: stays paused
             still = _tick(instance, backwater, held.cursor)
             fresh = _tick(instance, backwater, None)  # not paused before: stays running
-        finally:
-            middle.kill()
         assert still.run_requests == [] and "still paused" in still.skip_reason.skip_message
         assert len(fresh.run_requests) == 2
 

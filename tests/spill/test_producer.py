@@ -84,7 +84,7 @@ def test_blocks_while_queue_and_spill_are_full_until_an_ack_frees_the_queue(
 
     outcome: list[Admission] = []
     blocked = threading.Thread(
-        target=lambda: outcome.append(producer.put(make_readings(range(15, 20))))
+        target=lambda: outcome.append(producer.put(make_readings(range(15, 20)))), daemon=True
     )
     blocked.start()
     wait_until(lambda: producer.counters.spill_full_retries >= 3, "spill refused 3 times")
@@ -130,10 +130,12 @@ def test_concurrent_producers_drop_and_duplicate_nothing(tmp_path: Path) -> None
                 spill.archive(info.id)
 
     producers = [
-        threading.Thread(target=lambda rs=rs: [producer.put(make_readings(r)) for r in rs])
+        threading.Thread(
+            target=lambda rs=rs: [producer.put(make_readings(r)) for r in rs], daemon=True
+        )
         for rs in work
     ]
-    consumer = threading.Thread(target=consume)
+    consumer = threading.Thread(target=consume, daemon=True)
     for t in [*producers, consumer]:
         t.start()
     for t in producers:
@@ -206,7 +208,9 @@ def test_producer_really_blocks_while_the_guard_is_paused(tmp_path: Path) -> Non
     guard = MemoryGuard(800 * MB, 700 * MB, 90.0, 80.0, sample=memory)
     producer = SpillingProducer(queue, spill, 0.1, guard, poll_seconds=0.005)
     outcome: list[Admission] = []
-    worker = threading.Thread(target=lambda: outcome.append(producer.put(make_readings(range(7)))))
+    worker = threading.Thread(
+        target=lambda: outcome.append(producer.put(make_readings(range(7)))), daemon=True
+    )
     worker.start()
 
     wait_until(lambda: memory.calls >= 5, "5 guard checks while paused")

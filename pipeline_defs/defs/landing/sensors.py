@@ -10,15 +10,16 @@ UI plots depth, utilisation, oldest age and RSS over time; its skip reason names
 import json
 
 import dagster as dg
+import psutil
 
 from pipeline_defs.defs.landing.assets import ingest_job, landed_readings
 from pipeline_defs.defs.resources import BackwaterResource
 from pipeline_defs.pressure.drain import plan_drain
 from pipeline_defs.pressure.memory_guard import (
     MemoryMarks,
+    MemorySample,
     PressureState,
     evaluate,
-    sample_matching,
 )
 from pipeline_defs.settings import Settings, get_settings
 
@@ -28,7 +29,6 @@ IN_FLIGHT = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
-RUN_WORKER_CMDLINE = "execute_run"  # `dagster api execute_run`: one per launched run
 MB = 1_000_000  # settings and messages use decimal megabytes
 
 
@@ -47,11 +47,28 @@ def run_memory_marks(settings: Settings) -> MemoryMarks:
     )
 
 
+def sample_run_workers(dagster_home: str) -> MemorySample:
+    """RSS of this deployment's run workers: the processes a code server (``dagster api grpc``
+    started with this DAGSTER_HOME's instance) spawned to execute runs, with their children."""
+    rss, count = 0, 0
+    for server in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(server.info["cmdline"] or [])
+        if "api grpc" not in cmdline or dagster_home not in cmdline:
+            continue
+        try:
+            for worker in server.children(recursive=True):
+                if "--multiprocessing-fork" in " ".join(worker.cmdline()):
+                    rss += worker.memory_info().rss
+                    count += 1
+        except psutil.Error:  # a worker that ended while we looked
+            continue
+    return MemorySample(rss, psutil.virtual_memory().percent, count)
+
+
 def check_run_memory(settings: Settings, previously_paused: bool) -> PressureState:
     """Hysteresis over the RSS of all in-flight run workers plus system memory use."""
-    return evaluate(
-        previously_paused, sample_matching(RUN_WORKER_CMDLINE), run_memory_marks(settings)
-    )
+    sample = sample_run_workers(str(settings.dagster_home))
+    return evaluate(previously_paused, sample, run_memory_marks(settings))
 
 
 @dg.sensor(
