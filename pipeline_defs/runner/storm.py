@@ -25,12 +25,12 @@ from pipeline_defs.settings import Settings
 class StormProfile:
     """How small and slow the stormy pipeline is (all become settings of the storm run)."""
 
-    queue_max_records: int = 50_000
+    queue_max_records: int = 100_000  # more than the runs in flight lease: holds show
     replay_envelope_records: int = 20_000
-    batch_min_records: int = 10_000
+    batch_min_records: int = 20_000
     batch_max_records: int = 25_000
     max_ingest_runs_in_flight: int = 2
-    spill_after_seconds: float = 0.05
+    spill_after_seconds: float = 1.0
     runs_rss_high_mb: float = 150  # one run worker alone is above this: holds for memory
     runs_rss_low_mb: float = 100
     producer_rss_high_mb: float = 2_000  # the producer's memory budget

@@ -78,6 +78,9 @@ def test_kill_after_the_spill_write_before_the_producer_counts_it(root: Path) ->
 
     run_child("produce", str(root), "spilled")
 
+    queue = LandingQueue.open(root / "queue.sqlite", crash_child.QUEUE_MAX_RECORDS, 10**9)
+    assert queue.stats().depth_records == 100  # spilled, not queued
+    queue.close()
     store, outcomes = restart_and_replay(root)
     assert store.recovery.clean  # the segment was complete before the kill
     assert [(o.records, o.already_committed) for o in outcomes] == [(N, False)]
