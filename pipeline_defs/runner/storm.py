@@ -29,14 +29,14 @@ class StormProfile:
     replay_envelope_records: int = 20_000
     batch_min_records: int = 20_000
     batch_max_records: int = 25_000
-    max_ingest_runs_in_flight: int = 2
+    max_ingest_runs_in_flight: int = 1
     spill_after_seconds: float = 1.0
     runs_rss_high_mb: float = 150  # one run worker alone is above this: holds for memory
     runs_rss_low_mb: float = 100
     producer_rss_high_mb: float = 2_000  # the producer's memory budget
     producer_rss_low_mb: float = 1_500
     replay_partitions_per_run: int = 10
-    landing_sensor_interval_seconds: int = 5
+    landing_sensor_interval_seconds: int = 2
 
 
 @dataclass
