@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install run test test-fast ui status lint bench clean-data
+.PHONY: install run test test-fast ui status storm bench clean-data
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,5 +30,12 @@ ui: install             ## the Dagster UI on http://127.0.0.1:3000
 status: install
 	$(BIN)/backwater status
 
+storm: install          ## the storm scenario: calm run vs burst (spill, holds, backfill), compared
+	$(BIN)/backwater storm
+
+bench: install          ## benchmarks: ratios against naive baselines measured in the same run
+	$(BIN)/python -m benchmarks.bench_spatial
+	$(BIN)/python -m benchmarks.bench_storm
+
 clean-data:             ## forget all runtime state (queue, lake, Dagster instance)
-	rm -rf data/landing data/lake data/quarantine data/dagster_home data/logs
+	rm -rf data/landing data/lake data/quarantine data/spill data/storm data/dagster_home data/logs
