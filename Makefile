@@ -37,5 +37,5 @@ bench: install          ## benchmarks: ratios against naive baselines measured i
 	$(BIN)/python -m benchmarks.bench_spatial
 	$(BIN)/python -m benchmarks.bench_storm
 
-clean-data:             ## forget all runtime state (queue, lake, Dagster instance)
+clean-data:             ## forget all runtime state under ./data (not a BACKWATER_DATA_DIR elsewhere)
 	rm -rf data/landing data/lake data/quarantine data/spill data/storm data/dagster_home data/logs

@@ -9,9 +9,13 @@ backwater ui [--port N]               the Dagster UI (dagster dev) on this works
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
+
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from pipeline_defs.settings import Settings, get_settings
 
@@ -44,6 +48,10 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline_defs.landing.queue import LandingQueue
     from pipeline_defs.spill.producer import SpillingProducer
 
+    missing = [str(path) for path in args.paths if not path.exists()]
+    if missing:
+        print(f"backwater replay: not found: {', '.join(missing)}", file=sys.stderr)
+        return 2
     last = [0.0]
 
     def show(progress) -> None:
@@ -236,7 +244,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.handler(args, get_settings())
+    try:
+        settings = get_settings()
+    except (ValidationError, SettingsError) as error:
+        print(
+            "backwater: invalid settings (BACKWATER_* environment variables; lists are JSON, "
+            f"e.g. BACKWATER_SLIDING_WINDOW_HOURS='[8, 24]'):\n{error}",
+            file=sys.stderr,
+        )
+        return 2
+    # SIGTERM unwinds like Ctrl-C, so `finally` blocks stop the daemon this process started
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        return args.handler(args, settings)
+    except KeyboardInterrupt:
+        print("backwater: interrupted; the daemon it started was stopped", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `backwater status | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

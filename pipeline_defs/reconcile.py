@@ -34,6 +34,9 @@ class LakeSnapshot:
     sliding_incomplete: int
     watersheds: int
     months: int
+    queue_depth: int = 0  # set by the caller: readings waiting in the landing queue
+    spill_pending: int = 0  # set by the caller: readings waiting in pending spill segments
+    spill_quarantined: int = 0  # set by the caller: readings in quarantined spill segments
 
     @classmethod
     def take(cls, settings: Settings) -> LakeSnapshot:
@@ -127,6 +130,8 @@ def reconcile(
     replayed = after.spill_records - before.spill_records
     enrich_quarantined = sum(after.enrich_quarantined.values())
 
+    report.figure("already in the landing queue at start", before.queue_depth)
+    report.figure("already pending in spill at start", before.spill_pending)
     report.figure("values read", progress.values_read)
     for reason, count in sorted(progress.quarantined.items()):
         report.figure(f"  quarantined at ingress: {reason}", count)
@@ -134,6 +139,7 @@ def reconcile(
     report.figure("spilled to disk", progress.spilled)
     report.figure("  replayed from spill (this run)", replayed)
     report.figure("  still pending in spill", spill_pending)
+    spill_quarantined -= before.spill_quarantined  # this run's only
     report.figure("  quarantined spill segments (readings)", spill_quarantined)
     report.figure("landed in the lake (this run)", landed)
     report.figure("duplicates collapsed (this run)", duplicates)
@@ -155,8 +161,9 @@ def reconcile(
         progress.quarantined_total + progress.enqueued + progress.spilled,
     )
     report.expect(
-        "admitted + spilled = landed + duplicates + left in queue + pending/quarantined spill",
-        progress.enqueued + progress.spilled,
+        "waiting at start + admitted + spilled"
+        " = landed + duplicates + left in queue + pending/quarantined spill",
+        before.queue_depth + before.spill_pending + progress.enqueued + progress.spilled,
         landed + duplicates + queue_depth + spill_pending + spill_quarantined,
     )
     report.expect(

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -96,6 +96,22 @@ class Settings(BaseSettings):
     completeness_threshold: float = Field(
         0.75, gt=0, le=1, description="share of hours a window needs"
     )
+
+    @field_validator("data_dir", "source_data_dir", mode="before")
+    @classmethod
+    def _absolute_path(cls, value: object) -> Path:
+        if not str(value).strip():
+            raise ValueError("must be a folder path, got an empty value")
+        return Path(str(value)).expanduser().resolve()
+
+    @field_validator("sliding_window_hours")
+    @classmethod
+    def _positive_windows(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or any(hours < 1 for hours in value):
+            raise ValueError(
+                f"sliding windows are whole hours ≥ 1, e.g. [8, 24]; got {list(value)}"
+            )
+        return value
 
     @property
     def queue_path(self) -> Path:

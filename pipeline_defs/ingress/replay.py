@@ -5,8 +5,8 @@ in envelopes of ``replay_envelope_records`` to an ``admit`` function: a blocking
 queue blocks the producer) or a ``SpillingProducer`` (spills when the queue stays full, blocks while
 memory is high or the spill budget is used up). Nothing is dropped.
 With ``speed`` the replay paces itself: event time advances ``speed`` times faster than wall time.
-Reader rejects are written to ``quarantine/ingress/<file>-<content hash>.parquet`` (so replaying the
-same file again overwrites, never duplicates, its quarantine) and counted by reason.
+Reader rejects are written to ``quarantine/ingress/<file>-<hash of path and content>.parquet`` (so
+replaying the same file again overwrites, never duplicates, its quarantine) and counted by reason.
 """
 
 from __future__ import annotations
@@ -134,7 +134,9 @@ class _Pacer:
 
 
 def _write_quarantine(settings: Settings, source: Path, quarantine: pa.Table) -> Path:
-    digest = hashlib.sha1(source.read_bytes()).hexdigest()[:12]
+    # the same file replayed again overwrites its quarantine; another file never does
+    identity = str(source.resolve()).encode() + b"\0" + source.read_bytes()
+    digest = hashlib.sha1(identity).hexdigest()[:12]
     path = ingress_quarantine_dir(settings) / f"{source.stem}-{digest}.parquet"
     atomic_write(path, lambda tmp: pq.write_table(quarantine, tmp, compression="zstd"))
     return path

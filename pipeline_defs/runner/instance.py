@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -64,7 +65,21 @@ def start_daemon(settings: Settings, log_path: Path) -> subprocess.Popen:
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=_terminate_with_parent,
     )
+
+
+def _terminate_with_parent() -> None:
+    """In the child: ask Linux for SIGTERM when the parent dies, so a killed ``backwater run``
+    never leaves its daemon running (a second daemon on one instance is not supported)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:  # not Linux: the parent's signal handlers still stop the daemon
+        pass
+
+
+PR_SET_PDEATHSIG = 1
 
 
 def stop_daemon(daemon: subprocess.Popen, timeout: float = 30) -> None:

@@ -25,6 +25,7 @@ from dagster._core.scheduler.instigation import InstigatorType
 
 from pipeline_defs.defs.landing.sensors import sample_run_workers
 from pipeline_defs.ingress.replay import ReplayProgress, blocking_admit, replay
+from pipeline_defs.ingress.sources import iter_source_files
 from pipeline_defs.lake.manifest import LakeManifest
 from pipeline_defs.landing.queue import LandingQueue
 from pipeline_defs.pressure.memory_guard import MemoryGuard, sample_own_process
@@ -87,14 +88,25 @@ class MainJobResult:
 
 
 def run_counts(instance: DagsterInstance, since: float) -> RunCounts:
-    def count(statuses: list[DagsterRunStatus]) -> int:
-        created_after = datetime.fromtimestamp(since, UTC)
-        return instance.get_runs_count(RunsFilter(statuses=statuses, created_after=created_after))
+    """Runs created since ``since``; a failed run that a retry (same root run) made good is not
+    counted as failed."""
+    created_after = datetime.fromtimestamp(since, UTC)
 
+    def runs(statuses: list[DagsterRunStatus]):
+        return instance.get_runs(RunsFilter(statuses=statuses, created_after=created_after))
+
+    def root(run) -> str:
+        return run.tags.get("dagster/root_run_id", run.run_id)
+
+    succeeded = runs([DagsterRunStatus.SUCCESS])
+    made_good = {root(run) for run in succeeded}
+    failed = runs([DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED])
     return RunCounts(
-        in_flight=count(UNFINISHED),
-        succeeded=count([DagsterRunStatus.SUCCESS]),
-        failed=count([DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]),
+        in_flight=instance.get_runs_count(
+            RunsFilter(statuses=UNFINISHED, created_after=created_after)
+        ),
+        succeeded=len(succeeded),
+        failed=sum(1 for run in failed if root(run) not in made_good),
     )
 
 
@@ -137,11 +149,28 @@ def run_main_job(
     report_every: float = 5.0,
     echo: Echo = print,
 ) -> MainJobResult:
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        echo(
+            f"source path(s) not found: {', '.join(missing)} (the default sources are read from "
+            f"BACKWATER_SOURCE_DATA_DIR={settings.source_data_dir})"
+        )
+        return MainJobResult(status=2, progress=ReplayProgress())
+    if not iter_source_files(paths):
+        echo(
+            f"no readable telemetry files (USGS WaterML-JSON, ESDR CSV) under: "
+            f"{', '.join(str(p) for p in paths)}"
+        )
+        return MainJobResult(status=2, progress=ReplayProgress())
     prepare_dagster_home(settings)
     instance = DagsterInstance.get()
     queue = LandingQueue.from_settings(settings)
     store = SpillStore(settings.spill_dir, settings.spill_disk_budget_bytes)
     before = LakeSnapshot.take(settings)
+    # readings left by an earlier interrupted run or `backwater replay` land in this run too
+    before.queue_depth = queue.stats().depth_records
+    before.spill_pending = store.stats().pending_records
+    before.spill_quarantined = store.stats().quarantined_records
     started = time.time()
     daemon = start_daemon(settings, settings.data_dir / "logs" / "dagster-daemon.log")
     echo(f"dagster-daemon started (pid {daemon.pid}); DAGSTER_HOME={settings.dagster_home}")

@@ -72,6 +72,11 @@ def lake_commits_sensor(context: dg.SensorEvaluationContext, backwater: Backwate
             asset_selection=[watershed_boundaries.key], tags={"backwater/stage": "windows"}
         )
 
+    windows_busy = runs_in_flight(context.instance, "windows")
+    if windows_busy:  # don't pile up queued runs; the cursor waits, so nothing is skipped
+        return dg.SkipReason(
+            f"{newest - cursor} new commits wait: {windows_busy} window run(s) in flight"
+        )
     ingest_busy = runs_in_flight(context.instance, "ingest")
     waited = time.time() - pending[0].committed_at
     if ingest_busy and waited < settings.lake_settle_seconds:
