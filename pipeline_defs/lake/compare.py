@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline_defs.lake.manifest import LakeManifest
+from pipeline_defs.lake.reader import read_all_raw
 from pipeline_defs.reading import READING_KEY
 
 WINDOW_KEYS = {
@@ -38,12 +38,9 @@ class LakeComparison:
 def _raw_readings(lake_dir: Path) -> pd.DataFrame:
     manifest = LakeManifest(lake_dir / "manifest.sqlite")
     try:
-        files = [lake_dir / b.file for b in manifest.batches() if b.file]
+        return read_all_raw(lake_dir, manifest).to_pandas()
     finally:
         manifest.close()
-    if not files:
-        return pd.DataFrame()
-    return pa.concat_tables([pq.read_table(f) for f in files]).to_pandas()
 
 
 def _folder(folder: Path, drop: list[str]) -> pd.DataFrame:

@@ -28,3 +28,11 @@ def read_raw(lake_dir: Path, manifest: LakeManifest, start: datetime, end: datet
         ds.field("event_time") >= pa.scalar(start, READING_SCHEMA.field("event_time").type)
     ) & (ds.field("event_time") < pa.scalar(end, READING_SCHEMA.field("event_time").type))
     return dataset.to_table(filter=in_range)
+
+
+def read_all_raw(lake_dir: Path, manifest: LakeManifest) -> pa.Table:
+    """Every landed reading, from the files of committed batches (for checks and comparisons)."""
+    files = [lake_dir / batch.file for batch in manifest.batches() if batch.file]
+    if not files:
+        return READING_SCHEMA.empty_table()
+    return pa.concat_tables([ds.dataset(str(f), format="parquet").to_table() for f in files])

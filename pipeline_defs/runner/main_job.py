@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -289,26 +290,20 @@ def _replay_spill(instance, pending: list[str], waiter: _Waiter, echo: Echo) -> 
     return waiter.until_settled()
 
 
+@dataclass
 class _Waiter:
     """Polls until the queue is drained, no run is in flight and the lake sensor caught up."""
 
-    def __init__(
-        self,
-        instance,
-        queue,
-        settings,
-        result,
-        failure,
-        daemon,
-        started,
-        timeout_seconds,
-        report_every,
-        echo,
-    ) -> None:
-        self.instance, self.queue, self.settings = instance, queue, settings
-        self.result, self.failure, self.daemon = result, failure, daemon
-        self.started, self.timeout_seconds = started, timeout_seconds
-        self.report_every, self.echo = report_every, echo
+    instance: DagsterInstance
+    queue: LandingQueue
+    settings: Settings
+    result: MainJobResult
+    failure: list[BaseException]
+    daemon: subprocess.Popen
+    started: float
+    timeout_seconds: float
+    report_every: float
+    echo: Echo
 
     def until_settled(self) -> int:
         last_report = 0.0

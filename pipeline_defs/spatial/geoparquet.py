@@ -4,9 +4,8 @@ Owns ``write_geoparquet``. Every file it writes:
 - is GeoParquet 1.1.0: ``geo`` metadata with the CRS as PROJJSON, WKB geometry and a ``bbox``
   covering column (xmin, ymin, xmax, ymax) so readers can skip row groups;
 - is zstd-compressed, in row groups of ``ROW_GROUP_ROWS`` rows;
-- appears under its final name complete or not at all: it is written to a temporary name in the
-  same folder, fsynced, renamed over the final name with ``os.replace`` and the folder is fsynced.
-  A crash leaves at most a ``.<name>.tmp-*`` file, never a truncated ``<name>``.
+- appears under its final name complete or not at all (``lake.atomic.atomic_write``: temporary
+  name, fsync, rename, fsync the folder); a crash never leaves a truncated ``<name>``.
 
 An empty frame still writes a valid file (schema and ``geo`` metadata, no rows). A frame without a
 CRS is refused: the lake never holds geometry whose CRS a reader would have to guess.
@@ -14,11 +13,11 @@ CRS is refused: the lake never holds geometry whose CRS a reader would have to g
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import geopandas as gpd
+
+from pipeline_defs.lake.atomic import atomic_write
 
 ROW_GROUP_ROWS = 100_000
 COMPRESSION = "zstd"
@@ -30,11 +29,9 @@ def write_geoparquet(gdf: gpd.GeoDataFrame, path: Path) -> int:
     path = Path(path)
     if gdf.crs is None:
         raise ValueError(f"refusing to write {path}: the frame has no CRS ({len(gdf):,} rows)")
-    folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{path.name}.tmp-{uuid.uuid4().hex}"
-    try:
-        gdf.to_parquet(
+    return atomic_write(
+        path,
+        lambda tmp: gdf.to_parquet(
             tmp,
             index=False,
             compression=COMPRESSION,
@@ -42,28 +39,5 @@ def write_geoparquet(gdf: gpd.GeoDataFrame, path: Path) -> int:
             write_covering_bbox=True,
             schema_version=SCHEMA_VERSION,
             row_group_size=ROW_GROUP_ROWS,
-        )
-        _fsync_file(tmp)
-        size = tmp.stat().st_size
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(folder)
-    return size
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        ),
+    )

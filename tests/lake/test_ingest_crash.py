@@ -9,19 +9,14 @@ import time
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from pipeline_defs.lake.ingest import ingest_batch
 from pipeline_defs.lake.manifest import LakeManifest
+from pipeline_defs.lake.reader import read_all_raw
 from pipeline_defs.landing.queue import LandingQueue
 from pipeline_defs.reading import READING_KEY
 from pipeline_defs.settings import PROJECT_ROOT
-
-
-def _lake_rows(lake_dir: Path, manifest: LakeManifest) -> pa.Table:
-    files = [lake_dir / b.file for b in manifest.batches() if b.file]
-    return pa.concat_tables([pq.read_table(f) for f in files])
 
 
 def _keys(table: pa.Table) -> list[tuple]:
@@ -71,7 +66,7 @@ def test_kill_between_write_and_ack_loses_and_duplicates_nothing(
         manifest.close()
 
     manifest = LakeManifest(lake_dir / "manifest.sqlite")
-    landed = _lake_rows(lake_dir, manifest)
+    landed = read_all_raw(lake_dir, manifest)
     assert queue.stats().depth_records == 0
     assert manifest.totals().batches == 1
     assert _keys(landed) == sorted(set(_keys(readings)))  # every reading once, no more

@@ -5,21 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pipeline_defs.lake.manifest import LakeManifest
-from pipeline_defs.reading import READING_KEY, READING_SCHEMA
+from pipeline_defs.lake.reader import read_all_raw
+from pipeline_defs.reading import READING_KEY
 
 
 def lake_rows(lake_dir: Path) -> pa.Table:
     manifest = LakeManifest(lake_dir / "manifest.sqlite")
     try:
-        files = [lake_dir / b.file for b in manifest.batches() if b.file]
+        return read_all_raw(lake_dir, manifest)
     finally:
         manifest.close()
-    if not files:
-        return READING_SCHEMA.empty_table()
-    return pa.concat_tables([pq.read_table(f) for f in files])
 
 
 def keys(table: pa.Table) -> list[tuple]:
