@@ -44,8 +44,12 @@ class Settings(BaseSettings):
     replay_envelope_records: int = Field(
         5_000, gt=0, description="readings per queue entry on replay"
     )
+    # The daemon evaluates sensors at most every 5 s, so a shorter interval ticks every 5 s.
     landing_sensor_interval_seconds: int = Field(5, gt=0)
     max_ingest_runs_in_flight: int = Field(2, gt=0, description="queued + running ingest runs")
+    ingest_max_records_per_second: float = Field(
+        0.0, ge=0, description="pace each ingest run's lake write to this rate; 0 = unpaced"
+    )
     lake_sensor_interval_seconds: int = Field(10, gt=0)
     lake_settle_seconds: float = Field(
         60.0, ge=0, description="max wait for ingestion to go idle before re-materializing windows"

@@ -28,6 +28,7 @@ def test_storm_ends_identical_to_a_calm_run(tmp_path: Path, source_data: Path) -
         batch_min_records=5_000,
         batch_max_records=5_000,
         replay_partitions_per_run=10,
+        ingest_max_records_per_second=500,  # a 5,000-record run spans a sensor tick or two
     )
     settings = Settings(
         data_dir=tmp_path / "data", source_data_dir=source_data, lake_settle_seconds=15

@@ -36,7 +36,8 @@ class StormProfile:
     producer_rss_high_mb: float = 2_000  # the producer's memory budget
     producer_rss_low_mb: float = 1_500
     replay_partitions_per_run: int = 10
-    landing_sensor_interval_seconds: int = 2
+    # The slow drain: an ingest run outlives a sensor tick (5 s), so ticks hold for concurrency.
+    ingest_max_records_per_second: float = 2_500
 
 
 @dataclass

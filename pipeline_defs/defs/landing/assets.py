@@ -21,7 +21,13 @@ def landed_readings(
 ) -> dg.MaterializeResult:
     queue, manifest = backwater.queue(), backwater.manifest()
     try:
-        outcome = ingest_batch(queue, backwater.settings.lake_dir, manifest, config.batch_id)
+        outcome = ingest_batch(
+            queue,
+            backwater.settings.lake_dir,
+            manifest,
+            config.batch_id,
+            max_records_per_second=backwater.settings.ingest_max_records_per_second,
+        )
         totals = manifest.totals()
     finally:
         queue.close()
