@@ -18,7 +18,6 @@ from dagster._core.test_utils import create_run_for_test
 from pipeline_defs.defs.landing.sensors import landing_sensor
 from pipeline_defs.defs.resources import BackwaterResource
 from pipeline_defs.landing.queue import LandingQueue
-from pipeline_defs.settings import get_settings
 
 HOG = "import sys, time; block = bytearray(int(sys.argv[1]) * 10**6); time.sleep(120)"
 # A stand-in for a code server (`dagster api grpc ... <instance ref>`) that spawned a run worker
@@ -30,15 +29,13 @@ SERVER = (
 
 
 @pytest.fixture
-def backwater(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> BackwaterResource:
-    monkeypatch.setenv("BACKWATER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("BACKWATER_BATCH_MAX_RECORDS", "5000")
-    monkeypatch.setenv("BACKWATER_MAX_INGEST_RUNS_IN_FLIGHT", "2")
-    monkeypatch.setenv("BACKWATER_RUNS_RSS_HIGH_MB", "300")
-    monkeypatch.setenv("BACKWATER_RUNS_RSS_LOW_MB", "150")
-    get_settings.cache_clear()
-    yield BackwaterResource()
-    get_settings.cache_clear()
+def backwater(backwater_with) -> BackwaterResource:
+    return backwater_with(
+        batch_max_records=5000,
+        max_ingest_runs_in_flight=2,
+        runs_rss_high_mb=300,
+        runs_rss_low_mb=150,
+    )
 
 
 class FakeRunWorker:

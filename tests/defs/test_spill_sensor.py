@@ -4,8 +4,6 @@ a replay of exactly the registered pending segments."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dagster as dg
 import pytest
 from dagster._core.test_utils import create_run_for_test
@@ -13,18 +11,12 @@ from dagster._core.test_utils import create_run_for_test
 from pipeline_defs.defs.resources import BackwaterResource
 from pipeline_defs.defs.spill.assets import replayed_spill_segments, spill_segments
 from pipeline_defs.defs.spill.sensors import spill_sensor
-from pipeline_defs.settings import get_settings
 from tests.spill.helpers import make_readings
 
 
 @pytest.fixture
-def backwater(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> BackwaterResource:
-    monkeypatch.setenv("BACKWATER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("BACKWATER_AUTO_REPLAY", "true")
-    monkeypatch.setenv("BACKWATER_AUTO_REPLAY_QUIET_SECONDS", "0")
-    get_settings.cache_clear()
-    yield BackwaterResource()
-    get_settings.cache_clear()
+def backwater(backwater_with) -> BackwaterResource:
+    return backwater_with(auto_replay="true", auto_replay_quiet_seconds=0)
 
 
 def _tick(instance, backwater, cursor=None):

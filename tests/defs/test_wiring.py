@@ -3,8 +3,6 @@ the ingest job and the partitioned assets works on real data (no daemon; see tes
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
@@ -29,7 +27,6 @@ from pipeline_defs.defs.windows.sensors import (
 from pipeline_defs.lake.layout import enriched_path, hourly_path, sliding_path
 from pipeline_defs.lake.manifest import LakeManifest
 from pipeline_defs.landing.queue import LandingQueue
-from pipeline_defs.settings import get_settings
 
 
 def test_code_location_loads_every_definition() -> None:
@@ -65,13 +62,8 @@ def test_months_for_days_include_the_previous_month_at_a_month_start() -> None:
 
 
 @pytest.fixture
-def backwater(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> BackwaterResource:
-    monkeypatch.setenv("BACKWATER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("BACKWATER_BATCH_MAX_RECORDS", "5000")
-    monkeypatch.setenv("BACKWATER_MAX_INGEST_RUNS_IN_FLIGHT", "2")
-    get_settings.cache_clear()
-    yield BackwaterResource()
-    get_settings.cache_clear()
+def backwater(backwater_with) -> BackwaterResource:
+    return backwater_with(batch_max_records=5000, max_ingest_runs_in_flight=2)
 
 
 def test_sensors_and_assets_carry_a_month_of_readings_to_window_aggregates(
