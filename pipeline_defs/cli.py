@@ -44,7 +44,7 @@ def cmd_storm(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline_defs.ingress.replay import blocking_admit, replay
+    from pipeline_defs.ingress.replay import blocking_admit, describe_skipped, replay
     from pipeline_defs.landing.queue import LandingQueue
     from pipeline_defs.spill.producer import SpillingProducer
 
@@ -69,6 +69,8 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
             producer = SpillingProducer(queue, _spill_store(settings), settings.spill_after_seconds)
             admit = lambda envelope: producer.put(envelope).value  # noqa: E731
         progress = replay(args.paths, admit, settings, speed=args.speed, on_envelope=show)
+    if skipped := describe_skipped(progress.skipped_files):
+        print(skipped)
     print(
         f"{progress.files} files, {progress.values_read:,} values read, "
         f"{progress.enqueued:,} enqueued, {progress.spilled:,} spilled, "

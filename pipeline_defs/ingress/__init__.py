@@ -13,6 +13,7 @@ from pipeline_defs.ingress.sources import (
     SourceKind,
     default_replay_paths,
     detect_source_kind,
+    expand_sources,
     iter_source_files,
     read_source,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "SourceKind",
     "default_replay_paths",
     "detect_source_kind",
+    "expand_sources",
     "iter_source_files",
     "load_esdr_feeds",
     "read_esdr_csv",

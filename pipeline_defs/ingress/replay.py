@@ -22,7 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline_defs.ingress.sources import iter_source_files, read_source
+from pipeline_defs.ingress.sources import expand_sources, read_source
 from pipeline_defs.lake.atomic import atomic_write
 from pipeline_defs.lake.layout import ingress_quarantine_dir
 from pipeline_defs.landing.queue import LandingQueue
@@ -33,6 +33,7 @@ from pipeline_defs.settings import Settings
 @dataclass
 class ReplayProgress:
     files: int = 0
+    skipped_files: list[Path] = field(default_factory=list)  # in folders, not telemetry
     values_read: int = 0
     quarantined: Counter[str] = field(default_factory=Counter)
     readings_total: int = 0  # readings to admit (known once every file is read)
@@ -54,6 +55,18 @@ class ReplayProgress:
 
 Admit = Callable[[pa.Table], str]
 """Takes one envelope and returns where it went: "queued" or "spilled"."""
+
+
+def describe_skipped(skipped: list[Path], shown: int = 5) -> str | None:
+    """One line naming the folder files that were not read as telemetry, or None."""
+    if not skipped:
+        return None
+    names = ", ".join(str(path) for path in skipped[:shown])
+    more = f" and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    return (
+        f"skipped {len(skipped)} file(s) that are neither WaterML JSON nor an ESDR CSV export "
+        f"(name a file explicitly to quarantine it): {names}{more}"
+    )
 
 
 def blocking_admit(queue: LandingQueue) -> Admit:
@@ -79,7 +92,9 @@ def replay(
     progress = progress or ReplayProgress()
     now = datetime.now(UTC)
     tables = []
-    for path in iter_source_files(paths):
+    listing = expand_sources(paths)
+    progress.skipped_files = listing.skipped
+    for path in listing.telemetry:
         result = read_source(
             path,
             partition_start=settings.partition_start,

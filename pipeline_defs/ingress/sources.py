@@ -3,10 +3,12 @@
 Owns:
 - ``detect_source_kind`` — a file's kind from its first bytes, never from its name alone: a
   WaterML-JSON response (``.json``, or ``.txt`` as the water services also serve it) names
-  ``TimeSeriesResponseType``; an ESDR export's first line starts with ``EpochTime,``.
-- ``iter_source_files`` — directories expanded (recursively, sorted) into the telemetry files in
-  them; licences, READMEs, metadata JSON, geometry and site files are not telemetry and are left
-  out. A file named explicitly is kept as given (``read_source`` then judges it).
+  ``TimeSeriesResponseType`` or has a ``"timeSeries"`` key (so a truncated response is still
+  read, and quarantined as malformed); an ESDR export's first line starts with ``EpochTime,``.
+- ``expand_sources`` / ``iter_source_files`` — directories expanded (recursively, sorted) into the
+  telemetry files in them; licences, READMEs, metadata JSON, geometry and site files are not
+  telemetry and are left out, but every ``.json``/``.txt``/``.csv`` left out is listed as skipped
+  so the caller can say so. A file named explicitly is kept as given (``read_source`` judges it).
 - ``read_source`` — one file through its reader; a file of no known kind becomes one
   ``malformed_record`` row. Then every reading whose ``event_time`` lies before
   ``partition_start`` or after ``now + max_future_skew`` moves to quarantine
@@ -20,6 +22,7 @@ moves readings, it never drops them.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -44,7 +47,7 @@ CANDIDATE_SUFFIXES = frozenset({".json", ".txt", ".csv"})
 
 SNIFF_BYTES = 4096
 _ISO_SECONDS = "%Y-%m-%dT%H:%M:%SZ"  # figures in quarantine details (sub-seconds not shown)
-_WATERML_MARKER = b"timeseriesresponsetype"
+_WATERML_MARKERS = (b"timeseriesresponsetype", b'"timeseries"')
 _ESDR_MARKER = b"epochtime,"
 
 
@@ -61,29 +64,46 @@ def detect_source_kind(path: Path) -> SourceKind | None:
     except OSError:
         return None
     head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
-    if head.startswith(b"{") and _WATERML_MARKER in head.lower():
+    if head.startswith(b"{") and any(marker in head.lower() for marker in _WATERML_MARKERS):
         return SourceKind.USGS_WATERML
     if head.lower().startswith(_ESDR_MARKER):
         return SourceKind.ESDR_CSV
     return None
 
 
-def iter_source_files(paths: Iterable[Path]) -> list[Path]:
-    """The telemetry files under ``paths``, each once, in a stable order.
+@dataclass(frozen=True)
+class SourceListing:
+    """What ``paths`` hold: the telemetry files, and the candidate files of a directory that are
+    not telemetry (``.json``/``.txt``/``.csv`` of no known kind, e.g. metadata or a file too
+    damaged to recognise), each once, in a stable order."""
 
-    A directory contributes its telemetry files (recursively, sorted by path); a file is kept as
-    given. Order follows ``paths``; a file reached twice is listed at its first place.
-    """
+    telemetry: list[Path]
+    skipped: list[Path]
+
+
+def expand_sources(paths: Iterable[Path]) -> SourceListing:
+    """A directory contributes its telemetry files (recursively, sorted by path); a file is kept as
+    given. Order follows ``paths``; a file reached twice is listed at its first place."""
     found: dict[Path, None] = {}
+    skipped: dict[Path, None] = {}
     for path in paths:
         path = Path(path)
-        if path.is_dir():
-            for candidate in sorted(p for p in path.rglob("*") if p.is_file()):
-                if candidate.suffix.lower() in CANDIDATE_SUFFIXES and detect_source_kind(candidate):
-                    found.setdefault(candidate, None)
-        else:
+        if not path.is_dir():
             found.setdefault(path, None)
-    return list(found)
+            continue
+        for candidate in sorted(p for p in path.rglob("*") if p.is_file()):
+            if candidate.suffix.lower() not in CANDIDATE_SUFFIXES:
+                continue
+            if detect_source_kind(candidate):
+                found.setdefault(candidate, None)
+            else:
+                skipped.setdefault(candidate, None)
+    return SourceListing(list(found), [p for p in skipped if p not in found])
+
+
+def iter_source_files(paths: Iterable[Path]) -> list[Path]:
+    """The telemetry files under ``paths`` (see ``expand_sources``)."""
+    return expand_sources(paths).telemetry
 
 
 def default_replay_paths(source_data_dir: Path) -> list[Path]:

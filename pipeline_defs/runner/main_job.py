@@ -25,8 +25,13 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.scheduler.instigation import InstigatorType
 
 from pipeline_defs.defs.landing.sensors import sample_run_workers
-from pipeline_defs.ingress.replay import ReplayProgress, blocking_admit, replay
-from pipeline_defs.ingress.sources import iter_source_files
+from pipeline_defs.ingress.replay import (
+    ReplayProgress,
+    blocking_admit,
+    describe_skipped,
+    replay,
+)
+from pipeline_defs.ingress.sources import expand_sources
 from pipeline_defs.lake.manifest import LakeManifest
 from pipeline_defs.landing.queue import LandingQueue
 from pipeline_defs.pressure.memory_guard import MemoryGuard, sample_own_process
@@ -157,7 +162,8 @@ def run_main_job(
             f"BACKWATER_SOURCE_DATA_DIR={settings.source_data_dir})"
         )
         return MainJobResult(status=2, progress=ReplayProgress())
-    if not iter_source_files(paths):
+    listing = expand_sources(paths)
+    if not listing.telemetry:
         echo(
             f"no readable telemetry files (USGS WaterML-JSON, ESDR CSV) under: "
             f"{', '.join(str(p) for p in paths)}"
@@ -176,6 +182,8 @@ def run_main_job(
     daemon = start_daemon(settings, settings.data_dir / "logs" / "dagster-daemon.log")
     echo(f"dagster-daemon started (pid {daemon.pid}); DAGSTER_HOME={settings.dagster_home}")
     echo(f"replaying {', '.join(str(p) for p in paths)}" + (" (spill on)" if spill else ""))
+    if skipped := describe_skipped(listing.skipped):
+        echo(skipped)
 
     result = MainJobResult(status=0, progress=ReplayProgress())
     stop_watch = threading.Event()

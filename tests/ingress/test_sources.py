@@ -14,6 +14,7 @@ from pipeline_defs.ingress.sources import (
     SourceKind,
     default_replay_paths,
     detect_source_kind,
+    expand_sources,
     iter_source_files,
     read_source,
 )
@@ -37,6 +38,30 @@ def test_directories_expand_to_telemetry_files_only(source_data: Path) -> None:
     for skipped in ("esdr_metadata.json", "nwis_sites.txt", "README.md", "LICENSE", "Geo.json"):
         assert not any(r.endswith(skipped) for r in relative), skipped
     assert iter_source_files([source_data]) == files
+
+
+def test_a_directory_lists_the_candidate_files_it_skips(source_data: Path) -> None:
+    listing = expand_sources([source_data])
+    skipped = {str(p.relative_to(source_data)) for p in listing.skipped}
+
+    assert listing.telemetry == iter_source_files([source_data])
+    assert "air_quality_pittsburgh/esdr_metadata.json" in skipped
+    assert "usgs_sites/nwis_sites.txt" in skipped
+    assert "watersheds_appalachian/WBD_HUC8_PMAS_sa_Geo.json" in skipped
+    assert not skipped & {str(p.relative_to(source_data)) for p in listing.telemetry}
+    assert not any(name.endswith(("README.md", "LICENSE")) for name in skipped)  # not candidates
+
+
+def test_a_truncated_waterml_response_in_a_folder_is_read_and_quarantined(tmp_path: Path) -> None:
+    (tmp_path / "cut.json").write_text('{"value": {"timeSeries": [')
+    (tmp_path / "notes.json").write_text('{"author": "field crew"}')
+
+    listing = expand_sources([tmp_path])
+    assert listing.telemetry == [tmp_path / "cut.json"]
+    assert listing.skipped == [tmp_path / "notes.json"]
+    result = read_source(tmp_path / "cut.json", **WIDE_OPEN)
+    assert result.readings.num_rows == 0
+    assert result.quarantine["reason"].to_pylist() == ["malformed_record"]
 
 
 def test_default_replay_sources(source_data: Path) -> None:
