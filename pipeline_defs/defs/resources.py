@@ -40,4 +40,8 @@ class BackwaterResource(dg.ConfigurableResource):
 
 @dg.definitions
 def resources() -> dg.Definitions:
-    return dg.Definitions(resources={"backwater": BackwaterResource()})
+    # In-process: a crashed run worker takes all its steps with it (no orphan step finishing
+    # after the daemon declared the run failed), and 2 cores gain nothing from step processes.
+    return dg.Definitions(
+        resources={"backwater": BackwaterResource()}, executor=dg.in_process_executor
+    )

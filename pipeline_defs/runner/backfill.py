@@ -15,6 +15,7 @@ from dagster._core.utils import make_new_backfill_id
 from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import WorkspaceFileTarget
 
+from pipeline_defs.defs.tags import stage_tags
 from pipeline_defs.runner.instance import WORKSPACE
 
 REPLAY_ASSET = AssetKey("replayed_spill_segments")
@@ -51,7 +52,7 @@ def launch_spill_backfill(instance: DagsterInstance, segment_ids: list[str]) -> 
             partition_names=segment_ids,
             asset_selection=[REPLAY_ASSET],
             backfill_timestamp=time.time(),
-            tags={"backwater/stage": "replay"},
+            tags=stage_tags("replay"),
             dynamic_partitions_store=instance,
             all_partitions=False,
             title=f"Replay {len(segment_ids)} spilled segment(s)",

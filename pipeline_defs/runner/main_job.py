@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.scheduler.instigation import InstigatorType
 
 from pipeline_defs.defs.landing.sensors import sample_run_workers
@@ -63,6 +63,7 @@ class RunCounts:
     in_flight: int
     succeeded: int
     failed: int
+    failures: list[str] = field(default_factory=list)  # "<run id> <job> [stage]: <message>"
 
 
 @dataclass
@@ -106,14 +107,26 @@ def run_counts(instance: DagsterInstance, since: float) -> RunCounts:
 
     succeeded = runs([DagsterRunStatus.SUCCESS])
     made_good = {root(run) for run in succeeded}
-    failed = runs([DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED])
+    failed = [
+        run
+        for run in runs([DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED])
+        if root(run) not in made_good
+    ]
     return RunCounts(
         in_flight=instance.get_runs_count(
             RunsFilter(statuses=UNFINISHED, created_after=created_after)
         ),
         succeeded=len(succeeded),
-        failed=sum(1 for run in failed if root(run) not in made_good),
+        failed=len(failed),
+        failures=[_describe_failure(instance, run) for run in failed],
     )
+
+
+def _describe_failure(instance: DagsterInstance, run) -> str:
+    events = instance.all_logs(run.run_id, of_type=DagsterEventType.RUN_FAILURE)
+    message = events[-1].message if events else run.status.value
+    stage = run.tags.get("backwater/stage", "ui")
+    return f"{run.run_id} {run.job_name} [{stage}]: {(message or '').strip()[:300]}"
 
 
 def _sensor_state(instance: DagsterInstance, name: str):
@@ -245,6 +258,13 @@ def run_main_job(
         f"landing sensor held back {result.holds['memory']} tick(s) for memory and "
         f"{result.holds['concurrency']} for concurrency; elapsed {time.time() - started:.0f} s"
     )
+    for failure in result.runs.failures:
+        echo(f"  FAILED RUN (not retried): {failure}")
+    if result.runs.failed:
+        echo(
+            "  the lake is consistent but some outputs may be stale: fix the cause, then run "
+            "again (or re-materialize those assets from the UI)"
+        )
     if result.status == 0 and not (result.reconciliation.ok and result.runs.failed == 0):
         result.status = 1
     return result

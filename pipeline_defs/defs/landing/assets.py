@@ -3,6 +3,7 @@
 import dagster as dg
 
 from pipeline_defs.defs.resources import BackwaterResource
+from pipeline_defs.defs.tags import stage_tags
 from pipeline_defs.lake.ingest import ingest_batch
 
 
@@ -56,6 +57,6 @@ ingest_job = dg.define_asset_job(
     "ingest_job",
     selection=[landed_readings],
     executor_def=dg.in_process_executor,
-    tags={"backwater/stage": "ingest"},
+    tags=stage_tags("ingest"),
     description="Lease one batch from the landing queue, commit it to the raw lake, ack it.",
 )

@@ -15,10 +15,11 @@ from dagster._core.definitions.events import AssetKeyPartitionKey
 from pipeline_defs.defs.landing.sensors import runs_in_flight
 from pipeline_defs.defs.resources import BackwaterResource
 from pipeline_defs.defs.spill.assets import replayed_spill_segments, spill_segments
+from pipeline_defs.defs.tags import stage_tags
 from pipeline_defs.settings import get_settings
 from pipeline_defs.spill.segments import SegmentState
 
-REPLAY_TAGS = {"backwater/stage": "replay"}
+REPLAY_TAGS = stage_tags("replay")
 
 
 @dg.sensor(

@@ -16,6 +16,7 @@ import pandas as pd
 from pipeline_defs.defs.landing.sensors import runs_in_flight
 from pipeline_defs.defs.resources import BackwaterResource
 from pipeline_defs.defs.spatial.assets import enriched_telemetry, watershed_boundaries
+from pipeline_defs.defs.tags import stage_tags
 from pipeline_defs.defs.windows.assets import HOURLY, SLIDING
 from pipeline_defs.defs.windows.partitions import monthly_partitions
 from pipeline_defs.settings import get_settings
@@ -68,9 +69,7 @@ def lake_commits_sensor(context: dg.SensorEvaluationContext, backwater: Backwate
     if context.instance.get_latest_materialization_event(watershed_boundaries.key) is None:
         if runs_in_flight(context.instance, "windows"):
             return dg.SkipReason("waiting for watershed_boundaries to materialize")
-        return dg.RunRequest(
-            asset_selection=[watershed_boundaries.key], tags={"backwater/stage": "windows"}
-        )
+        return dg.RunRequest(asset_selection=[watershed_boundaries.key], tags=stage_tags("windows"))
 
     windows_busy = runs_in_flight(context.instance, "windows")
     if windows_busy:  # don't pile up queued runs; the cursor waits, so nothing is skipped
@@ -103,7 +102,7 @@ def lake_commits_sensor(context: dg.SensorEvaluationContext, backwater: Backwate
             tags={
                 RANGE_START: first,
                 RANGE_END: last,
-                "backwater/stage": "windows",
+                **stage_tags("windows"),
                 "backwater/commits": f"{cursor + 1}-{newest}",
                 "backwater/origins": origins,
             },
