@@ -187,9 +187,13 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline_defs.runner.instance import run_webserver
+    from pipeline_defs.runner.instance import InstanceBusy, run_webserver
 
-    return run_webserver(settings, args.port)
+    try:
+        return run_webserver(settings, args.port)
+    except InstanceBusy as busy:
+        print(f"backwater ui: not started: {busy}", file=sys.stderr)
+        return 2
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,15 +1,25 @@
-"""The Dagster instance Backwater runs on: DAGSTER_HOME under data/, configured by dagster.yaml."""
+"""The Dagster instance Backwater runs on: DAGSTER_HOME under data/, configured by dagster.yaml.
+
+Promise: at most one daemon per instance. ``backwater run`` and ``backwater ui`` each start one,
+so each holds ``instance_lock`` (an OS file lock, released when the process dies, even by
+``kill -9``) for as long as its daemon lives; a second one is refused with the holder's pid.
+"""
 
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
+
+import psutil
 
 from pipeline_defs.settings import PROJECT_ROOT, Settings
 
@@ -30,6 +40,39 @@ def prepare_dagster_home(settings: Settings) -> Path:
             shutil.copyfile(INSTANCE_CONFIG, link)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+class InstanceBusy(RuntimeError):
+    """Another Backwater process runs a daemon on this instance."""
+
+
+@contextmanager
+def instance_lock(settings: Settings, purpose: str) -> Iterator[None]:
+    """Hold the instance's lock for ``purpose`` ("backwater run", "backwater ui"), or raise
+    ``InstanceBusy`` naming the process that holds it."""
+    path = settings.dagster_home / "backwater.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise InstanceBusy(
+                f"the Dagster instance {settings.dagster_home} is in use by {holder}; one daemon "
+                f"per instance: stop that process first, or give this one its own "
+                f"BACKWATER_DATA_DIR"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{purpose} (pid {os.getpid()})")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -94,7 +137,38 @@ def stop_daemon(daemon: subprocess.Popen, timeout: float = 30) -> None:
 
 
 def run_webserver(settings: Settings, port: int) -> int:
-    """``dagster dev`` (webserver + daemon) on this workspace and instance; blocks."""
+    """``dagster dev`` (webserver + daemon) on this workspace and instance; blocks.
+
+    However this process ends (Ctrl-C, SIGTERM, an error), ``dagster dev`` and everything it
+    started are stopped with it; ``kill -9`` of this process makes Linux send them SIGTERM."""
     prepare_dagster_home(settings)
     command = [_bin("dagster"), "dev", "-w", str(WORKSPACE), "-p", str(port)]
-    return subprocess.call(command, cwd=PROJECT_ROOT, env=dagster_env(settings))
+    with instance_lock(settings, f"backwater ui on port {port}"):
+        dev = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env=dagster_env(settings),
+            start_new_session=True,
+            preexec_fn=_terminate_with_parent,
+        )
+        try:
+            return dev.wait()
+        finally:
+            stop_process_tree(dev)
+
+
+def stop_process_tree(process: subprocess.Popen, timeout: float = 30) -> None:
+    """Ctrl-C for ``process``'s whole group (``dagster dev`` shuts down cleanly on it), then
+    SIGKILL for whatever of its tree is still alive after ``timeout``."""
+    try:
+        tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+    except psutil.Error:
+        tree = []
+    if process.poll() is None:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT)
+    _, alive = psutil.wait_procs(tree, timeout=timeout)
+    for leftover in alive:
+        with suppress(psutil.Error):
+            leftover.kill()
+    process.wait()

@@ -41,7 +41,13 @@ from pipeline_defs.runner.backfill import (
     registered_segments,
     wait_for_backfill,
 )
-from pipeline_defs.runner.instance import prepare_dagster_home, start_daemon, stop_daemon
+from pipeline_defs.runner.instance import (
+    InstanceBusy,
+    instance_lock,
+    prepare_dagster_home,
+    start_daemon,
+    stop_daemon,
+)
 from pipeline_defs.settings import Settings
 from pipeline_defs.spill.producer import SpillingProducer
 from pipeline_defs.spill.segments import SegmentState, SpillStore
@@ -167,6 +173,24 @@ def run_main_job(
     timeout_seconds: float = 1800,
     report_every: float = 5.0,
     echo: Echo = print,
+) -> MainJobResult:
+    """The main job on ``settings``' instance, which it holds alone (see ``instance_lock``)."""
+    try:
+        with instance_lock(settings, "backwater run"):
+            return _run_main_job(settings, paths, speed, spill, timeout_seconds, report_every, echo)
+    except InstanceBusy as busy:
+        echo(f"not started: {busy}")
+        return MainJobResult(status=2, progress=ReplayProgress())
+
+
+def _run_main_job(
+    settings: Settings,
+    paths: list[Path],
+    speed: float | None,
+    spill: bool,
+    timeout_seconds: float,
+    report_every: float,
+    echo: Echo,
 ) -> MainJobResult:
     missing = [str(path) for path in paths if not path.exists()]
     if missing:
