@@ -240,7 +240,8 @@ def main() -> None:
     ]
     for label, left, right in rows:
         ratio = f"{right / left:14.2f}x" if left and right else f"{'—':>15}"
-        print(f"  {label:<34}{left:>14,.1f}{right:>18,.1f}{ratio}")
+        spec = ",.0f" if label.startswith("readings") else ",.1f"
+        print(f"  {label:<34}{left:>14{spec}}{right:>18{spec}}{ratio}")
     within = "within" if b["peak_rss"] <= args.budget_mb * MB else "OVER"
     print(f"  backwater peak RSS is {within} its budget of {args.budget_mb:,.0f} MB")
 
