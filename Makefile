@@ -18,7 +18,7 @@ run: install            ## replay the real data through the Dagster daemon and r
 	$(BIN)/backwater run
 
 test: install           ## lint + the full test suite, slow end-to-end tests included (what CI runs)
-	$(BIN)/ruff check pipeline_defs tests
+	$(BIN)/ruff check pipeline_defs tests benchmarks
 	$(BIN)/pytest
 
 test-fast: install      ## the suite without the tests marked slow

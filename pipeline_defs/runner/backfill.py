@@ -43,7 +43,7 @@ def launch_spill_backfill(instance: DagsterInstance, segment_ids: list[str]) -> 
             f"them within one tick): {', '.join(unknown[:5])}"
         )
     with WorkspaceProcessContext(
-        instance, WorkspaceFileTarget(paths=[str(WORKSPACE)])
+        instance, WorkspaceFileTarget(paths=[str(WORKSPACE)]), code_server_log_level="warning"
     ) as workspace:
         asset_graph = workspace.create_request_context().asset_graph
         backfill = PartitionBackfill.from_asset_partitions(
