@@ -177,6 +177,18 @@ def quarantine_out_of_range(
 
 
 def _read_by_kind(path: Path) -> ReadResult:
+    try:
+        return _reader_for(path)
+    except Exception as exc:  # a reader bug must not stop the other files: reject this one
+        return _tables.file_rejected(
+            f"unknown:{path.name}",
+            QuarantineReason.MALFORMED_RECORD,
+            f"{path}: the reader failed ({type(exc).__name__}: {exc}); nothing of it was read",
+            raw=_head_text(path),
+        )
+
+
+def _reader_for(path: Path) -> ReadResult:
     kind = detect_source_kind(path)
     if kind is SourceKind.USGS_WATERML:
         return read_waterml_json(path)

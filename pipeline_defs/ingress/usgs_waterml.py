@@ -184,7 +184,7 @@ class _Series:
     crs: str
     crs_problem: str | None
     no_data_value: float | None
-    time_zone_info: dict[str, Any] | None
+    time_zone_info: Any  # as given; _site_zone judges its shape
 
 
 def _series_meta(series: dict[str, Any], index: int) -> _Series:
@@ -214,7 +214,7 @@ def _series_meta(series: dict[str, Any], index: int) -> _Series:
         crs=crs,
         crs_problem=crs_problem,
         no_data_value=None if no_data is None else float(no_data),
-        time_zone_info=tz_info if isinstance(tz_info, dict) else None,
+        time_zone_info=tz_info,
     )
 
 
@@ -283,21 +283,32 @@ def _read_series(series: Any, index: int, source: str) -> tuple[list[pa.Table], 
                 )
             )
             continue
-        if entries:
+        if not entries:
+            continue
+        try:
             good, bad = _read_block(entries, meta, source, location)
+        except Exception as exc:  # a shape no rule foresaw: quarantine the block, keep the file
+            why = f"{type(exc).__name__}: {exc}"
+            bad = _malformed_series(
+                [block], index, source, why, f"values[{block_index}] unreadable"
+            )
+            good = None
+        if good is not None:
             readings.append(good)
-            rejects.append(bad)
+        rejects.append(bad)
     return readings, rejects
 
 
-def _malformed_series(blocks: Any, index: int, source: str, why: str) -> pa.Table:
+def _malformed_series(
+    blocks: Any, index: int, source: str, why: str, what: str = "metadata unreadable"
+) -> pa.Table:
     """One quarantine row per value of a series we cannot interpret (one row if uncountable)."""
     entries: list[Any] = []
     if isinstance(blocks, list):
         for block in blocks:
             if isinstance(block, dict) and isinstance(block.get("value"), list):
                 entries.extend(block["value"])
-    detail = f"timeSeries[{index}] metadata unreadable ({why})"
+    detail = f"timeSeries[{index}] {what} ({why})"
     if not entries:
         return _tables.quarantine(
             1,
@@ -408,7 +419,7 @@ def _read_block(
 
 
 def _utc_times(
-    text: pd.Series, time_zone_info: dict[str, Any] | None
+    text: pd.Series, time_zone_info: Any
 ) -> tuple[pd.Series, pd.Series]:
     """UTC instants for ISO 8601 texts (NaT where impossible) and, per text, why it failed."""
     as_text = text.astype("str")
@@ -436,15 +447,20 @@ def _utc_times(
     return times, problem
 
 
-def _site_zone(time_zone_info: dict[str, Any] | None) -> tuple[Any, str]:
+def _site_zone(time_zone_info: Any) -> tuple[Any, str]:
     """The zone that places a site's offset-less local times, or None and why not."""
     if not time_zone_info:
         return None, "the series has no timeZoneInfo"
+    if not isinstance(time_zone_info, dict):
+        return None, f"its timeZoneInfo is a {type(time_zone_info).__name__}, not an object"
     default = time_zone_info.get("defaultTimeZone") or {}
     daylight = time_zone_info.get("daylightSavingsTimeZone") or {}
+    for name, zone in (("defaultTimeZone", default), ("daylightSavingsTimeZone", daylight)):
+        if not isinstance(zone, dict):
+            return None, f"its timeZoneInfo.{name} is {zone!r}, not an object"
     if time_zone_info.get("siteUsesDaylightSavingsTime"):
         pair = (default.get("zoneAbbreviation"), daylight.get("zoneAbbreviation"))
-        if pair in US_DST_ZONES:
+        if all(isinstance(abbreviation, str) for abbreviation in pair) and pair in US_DST_ZONES:
             return US_DST_ZONES[pair], ""
         return None, f"the site observes DST in an unknown zone {pair}"
     offset = _parse_offset(default.get("zoneOffset"))

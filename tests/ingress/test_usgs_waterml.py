@@ -258,6 +258,57 @@ def test_offsetless_time_without_zone_info_is_a_bad_timestamp(
     assert "no timeZoneInfo" in result.quarantine.column("detail")[0].as_py()
 
 
+@pytest.mark.parametrize(
+    ("zone_info", "why"),
+    [
+        ("EST", "timeZoneInfo is a str"),
+        ({"defaultTimeZone": "EST"}, "defaultTimeZone is 'EST', not an object"),
+        (
+            {
+                "defaultTimeZone": {"zoneAbbreviation": ["EST"]},
+                "daylightSavingsTimeZone": {"zoneAbbreviation": "EDT"},
+                "siteUsesDaylightSavingsTime": True,
+            },
+            "unknown zone",
+        ),
+    ],
+)
+def test_malformed_zone_info_quarantines_the_offsetless_times_only(
+    usgs_iv: Path, tmp_path: Path, zone_info: object, why: str
+) -> None:
+    document = json.loads((usgs_iv / "daily_lake_level.json").read_text())
+    for series in document["value"]["timeSeries"]:
+        series["sourceInfo"]["timeZoneInfo"] = zone_info
+    path = tmp_path / "bad_zone.json"
+    path.write_text(json.dumps(document))
+
+    result = read_waterml_json(path)  # never raises
+
+    assert result.values_read == 3 and result.readings.num_rows == 0
+    assert result.quarantine.column("reason").to_pylist() == ["bad_timestamp"] * 3
+    assert why in result.quarantine.column("detail")[0].as_py()
+
+
+def test_a_reader_failure_rejects_its_file_and_names_the_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline_defs.ingress import sources
+
+    path = tmp_path / "ok.json"
+    path.write_text('{"value": {"timeSeries": []}}')
+
+    def broken_reader(_path: Path):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(sources, "read_waterml_json", broken_reader)
+    result = sources.read_source(
+        path, partition_start=datetime(2000, 1, 1, tzinfo=UTC), max_future_skew=timedelta(0)
+    )
+    assert result.values_read == 1
+    (detail,) = result.quarantine.column("detail").to_pylist()
+    assert "the reader failed (RuntimeError: boom)" in detail
+
+
 def test_reading_times_are_utc_instants(usgs_iv: Path) -> None:
     readings = read_waterml_json(usgs_iv / "startDST.json").readings
     first = readings.column("event_time")[0].as_py()
