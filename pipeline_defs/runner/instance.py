@@ -114,7 +114,12 @@ def start_daemon(settings: Settings, log_path: Path) -> subprocess.Popen:
 
 def _terminate_with_parent() -> None:
     """In the child: ask Linux for SIGTERM when the parent dies, so a killed ``backwater run``
-    never leaves its daemon running (a second daemon on one instance is not supported)."""
+    never leaves its daemon running (a second daemon on one instance is not supported).
+
+    SIGINT and SIGTERM are reset to their defaults first: a shell starts a background job with
+    SIGINT ignored, the child would inherit that, and Dagster then ignores SIGTERM too."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)

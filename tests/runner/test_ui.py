@@ -1,5 +1,6 @@
-"""``backwater ui`` under SIGTERM stops ``dagster dev`` and everything it started (webserver,
-daemon, code servers): nothing is left running on the instance, and the port is closed."""
+"""``backwater ui`` under SIGTERM or ``kill -9`` stops ``dagster dev`` and everything it started
+(webserver, daemon, code servers): nothing is left running on the instance, and the port is
+closed — also when it was started as a shell's background job, with SIGINT ignored."""
 
 from __future__ import annotations
 
@@ -31,7 +32,13 @@ def _answers(port: int) -> bool:
         return client.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_sigterm_stops_the_ui_and_everything_it_started(tmp_path: Path) -> None:
+def _as_a_background_job() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # what `cmd &` in a script does
+    os.setsid()
+
+
+@pytest.mark.parametrize("stop_with", [signal.SIGTERM, signal.SIGKILL])
+def test_stopping_the_ui_stops_everything_it_started(tmp_path: Path, stop_with: int) -> None:
     port = _free_port()
     env = dict(os.environ, BACKWATER_DATA_DIR=str(tmp_path / "data"))
     ui = subprocess.Popen(
@@ -40,7 +47,7 @@ def test_sigterm_stops_the_ui_and_everything_it_started(tmp_path: Path) -> None:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,
+        preexec_fn=_as_a_background_job,
     )
     try:
         deadline = time.time() + 180
@@ -51,9 +58,9 @@ def test_sigterm_stops_the_ui_and_everything_it_started(tmp_path: Path) -> None:
         names = " ".join(" ".join(p.cmdline()) for p in tree)
         assert "dagster_webserver" in names and "dagster._daemon" in names, names[:2000]
 
-        ui.send_signal(signal.SIGTERM)
+        ui.send_signal(stop_with)
         ui.wait(timeout=60)
-        _, alive = psutil.wait_procs(tree, timeout=30)
+        _, alive = psutil.wait_procs(tree, timeout=45)
         assert alive == [], [" ".join(p.cmdline())[:120] for p in alive]
         assert not _answers(port)
     finally:
