@@ -234,12 +234,16 @@ def read_esdr_csv(path: Path, feeds: dict[int, EsdrFeed]) -> ReadResult:
 
     names = [f"c{i}" for i in range(len(header))]  # positional: header names may repeat
     # Single-threaded so that pyarrow reports the line number of an invalid row (and it is not
-    # slower on files of a few MB).
+    # slower on files of a few MB). The cells are numbers, so damage stays in its cell: bytes are
+    # read as latin-1 (any byte decodes; a stray one makes its cell unparseable, not the file) and
+    # quotes are plain characters (an unbalanced one cannot swallow the lines after it).
     try:
         table = pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=False),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=keep_invalid),
+            read_options=pacsv.ReadOptions(
+                column_names=names, skip_rows=1, use_threads=False, encoding="latin-1"
+            ),
+            parse_options=pacsv.ParseOptions(quote_char=False, invalid_row_handler=keep_invalid),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names},
                 strings_can_be_null=False,
@@ -277,8 +281,11 @@ def read_esdr_csv(path: Path, feeds: dict[int, EsdrFeed]) -> ReadResult:
 
 
 def _header(path: Path) -> list[str]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        return next(csv.reader(handle), [])
+    """The first line's fields; a damaged byte in it is replaced (the header check then fails)."""
+    with path.open("rb") as handle:
+        first = handle.readline()
+    text = first.decode("utf-8-sig", errors="replace")
+    return next(csv.reader([text.rstrip("\r\n")], quoting=csv.QUOTE_NONE), [])
 
 
 def _epoch_to_utc(epoch: np.ndarray, good: np.ndarray) -> np.ndarray:

@@ -231,6 +231,34 @@ def test_unreadable_files_become_one_row(esdr_feeds, tmp_path: Path, content: st
     assert result.quarantine.column("reason").to_pylist() == ["malformed_record"]
 
 
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda line: b"\xff\xfe" + line, "bad_timestamp"),  # a bad byte in the time cell
+        (lambda line: line + b"\xff", "unparseable_value"),  # ... in a value cell
+        (lambda line: line[:11] + b'"' + line[11:], "unparseable_value"),  # an unbalanced quote
+    ],
+)
+def test_damage_deep_in_a_real_file_costs_only_its_own_cell(
+    esdr_csv_files: list[Path], esdr_feeds, tmp_path: Path, damage, reason: str
+) -> None:
+    original = next(p for p in esdr_csv_files if p.name.startswith("Feed_3508_"))
+    lines = original.read_bytes().split(b"\n")
+    lines[20_000] = damage(lines[20_000])
+    path = tmp_path / original.name
+    path.write_bytes(b"\n".join(lines))
+
+    clean = read_esdr_csv(original, esdr_feeds)
+    damaged = read_esdr_csv(path, esdr_feeds)
+
+    assert damaged.values_read == clean.values_read
+    assert damaged.readings.num_rows == clean.readings.num_rows - 1
+    assert damaged.quarantine.column("reason").to_pylist() == [reason]
+    assert "1554114600" in damaged.quarantine.column("location")[0].as_py() + str(
+        damaged.quarantine.column("raw")[0].as_py()
+    )  # the damaged line of the file, 2019-04-01T10:30Z
+
+
 def test_metadata_errors_name_the_file(tmp_path: Path) -> None:
     path = tmp_path / "esdr_metadata.json"
     path.write_text('[{"name": "no id"}]')
