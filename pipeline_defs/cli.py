@@ -120,6 +120,9 @@ def cmd_spill_backfill(args: argparse.Namespace, settings: Settings) -> int:
         [s.id for s in _spill_store(settings).list(SegmentState.PENDING)] if args.all else []
     )
     if not segment_ids:
+        if args.all:
+            print("nothing to backfill: no spill segment is pending")
+            return 0
         print("nothing to backfill: name segments or pass --all (see `backwater spill list`)")
         return 2
     prepare_dagster_home(settings)

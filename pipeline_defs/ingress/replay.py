@@ -57,7 +57,7 @@ Admit = Callable[[pa.Table], str]
 """Takes one envelope and returns where it went: "queued" or "spilled"."""
 
 
-def describe_skipped(skipped: list[Path], shown: int = 5) -> str | None:
+def describe_skipped(skipped: list[Path], shown: int = 10) -> str | None:
     """One line naming the folder files that were not read as telemetry, or None."""
     if not skipped:
         return None

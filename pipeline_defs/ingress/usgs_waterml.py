@@ -418,9 +418,7 @@ def _read_block(
     return good, bad
 
 
-def _utc_times(
-    text: pd.Series, time_zone_info: Any
-) -> tuple[pd.Series, pd.Series]:
+def _utc_times(text: pd.Series, time_zone_info: Any) -> tuple[pd.Series, pd.Series]:
     """UTC instants for ISO 8601 texts (NaT where impossible) and, per text, why it failed."""
     as_text = text.astype("str")
     has_offset = as_text.str.strip().str.contains(_HAS_OFFSET, regex=True, na=False).to_numpy()

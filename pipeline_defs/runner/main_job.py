@@ -70,6 +70,7 @@ class RunCounts:
     succeeded: int
     failed: int
     failures: list[str] = field(default_factory=list)  # "<run id> <job> [stage]: <message>"
+    retried: int = 0  # runs that failed (a crashed worker) and that a retry made good
 
 
 @dataclass
@@ -113,17 +114,15 @@ def run_counts(instance: DagsterInstance, since: float, *, describe: bool = Fals
 
     succeeded = runs([DagsterRunStatus.SUCCESS])
     made_good = {root(run) for run in succeeded}
-    failed = [
-        run
-        for run in runs([DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED])
-        if root(run) not in made_good
-    ]
+    unsuccessful = runs([DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED])
+    failed = [run for run in unsuccessful if root(run) not in made_good]
     return RunCounts(
         in_flight=instance.get_runs_count(
             RunsFilter(statuses=UNFINISHED, created_after=created_after)
         ),
         succeeded=len(succeeded),
         failed=len(failed),
+        retried=len(unsuccessful) - len(failed),
         failures=[_describe_failure(instance, run) for run in failed] if describe else [],
     )
 
@@ -278,7 +277,9 @@ def _run_main_job(
     result.runs = run_counts(instance, started, describe=True)
     result.holds = hold_reasons(instance, started)
     echo(
-        f"runs: {result.runs.succeeded} succeeded, {result.runs.failed} failed; "
+        f"runs: {result.runs.succeeded} succeeded, {result.runs.failed} failed"
+        + (f" ({result.runs.retried} made good by a retry)" if result.runs.retried else "")
+        + "; "
         f"landing sensor held back {result.holds['memory']} tick(s) for memory and "
         f"{result.holds['concurrency']} for concurrency; elapsed {time.time() - started:.0f} s"
     )

@@ -34,7 +34,7 @@ def test_only_failures_no_retry_made_good_are_counted_and_described() -> None:
         counts = run_counts(instance, since, describe=True)
         quiet = run_counts(instance, since)
 
-    assert (counts.succeeded, counts.failed, counts.in_flight) == (1, 1, 1)
+    assert (counts.succeeded, counts.failed, counts.in_flight, counts.retried) == (1, 1, 1, 1)
     (failure,) = counts.failures
     assert failure.startswith(f"{stuck.run_id} __ASSET_JOB [windows]: ")
     assert quiet.failed == 1 and quiet.failures == []

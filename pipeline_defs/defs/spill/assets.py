@@ -28,14 +28,19 @@ def replayed_spill_segments(
     try:
         for segment_id in context.partition_keys:
             outcome = replay_segment(store, segment_id, backwater.settings.lake_dir, manifest)
+            if outcome.already_committed:  # its readings landed in an earlier run: none now
+                totals["already_committed"] += 1
+                context.log.info(
+                    f"segment {segment_id}: already committed ({outcome.landed:,} landed then); "
+                    "nothing new, archived only"
+                )
+                continue
             totals["records"] += outcome.records
             totals["landed"] += outcome.landed
             totals["duplicates"] += outcome.duplicates
-            totals["already_committed"] += int(outcome.already_committed)
             context.log.info(
                 f"segment {segment_id}: {outcome.records:,} readings, {outcome.landed:,} landed, "
                 f"{outcome.duplicates:,} duplicates"
-                + (" (already committed; archived only)" if outcome.already_committed else "")
             )
         pending = store.stats()
     finally:
