@@ -3,15 +3,14 @@ real data lands every reading once, aggregates it correctly, and a second replay
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from pipeline_defs.settings import PROJECT_ROOT
+from tests.backwater_cli import backwater_command, backwater_env
 
 pytestmark = pytest.mark.slow
 
@@ -24,24 +23,15 @@ SLICE = (
 
 
 def _backwater_run(data_dir: Path, source_data: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env.update(
-        BACKWATER_DATA_DIR=str(data_dir),
-        BACKWATER_SOURCE_DATA_DIR=str(source_data),
-        BACKWATER_BATCH_MAX_RECORDS="60000",
-        BACKWATER_QUEUE_MAX_RECORDS="100000",  # smaller than the slice: the replay must block
-        BACKWATER_LAKE_SETTLE_SECONDS="20",
+    env = backwater_env(
+        data_dir,
+        source_data,
+        batch_max_records=60_000,
+        queue_max_records=100_000,  # smaller than the slice: the replay must block
+        lake_settle_seconds=20,
     )
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipeline_defs.cli",
-            "run",
-            "--timeout",
-            "900",
-            *(str(source_data / p) for p in SLICE),
-        ],
+        backwater_command("run", "--timeout", "900", *(str(source_data / p) for p in SLICE)),
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,

@@ -4,10 +4,8 @@ holds every reading once."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from pipeline_defs.settings import PROJECT_ROOT
+from tests.backwater_cli import backwater_command, backwater_env
 
 pytestmark = pytest.mark.slow
 
@@ -50,24 +49,15 @@ def test_a_killed_run_worker_is_retried_and_the_run_still_reconciles(
     tmp_path: Path, source_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data_dir = tmp_path / "data"
-    env = dict(os.environ)
-    env.update(
-        BACKWATER_DATA_DIR=str(data_dir),
-        BACKWATER_SOURCE_DATA_DIR=str(source_data),
-        BACKWATER_BATCH_MAX_RECORDS="20000",
-        BACKWATER_INGEST_MAX_RECORDS_PER_SECOND="2000",  # each ingest run lives ≥ 10 s
-        BACKWATER_LAKE_SETTLE_SECONDS="10",
+    env = backwater_env(
+        data_dir,
+        source_data,
+        batch_max_records=20_000,
+        ingest_max_records_per_second=2_000,  # each ingest run lives ≥ 10 s
+        lake_settle_seconds=10,
     )
     main = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pipeline_defs.cli",
-            "run",
-            "--timeout",
-            "900",
-            str(source_data / SOURCE),
-        ],
+        backwater_command("run", "--timeout", "900", str(source_data / SOURCE)),
         cwd=PROJECT_ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -13,6 +13,7 @@ import pytest
 
 from pipeline_defs.runner.instance import InstanceBusy, instance_lock
 from pipeline_defs.settings import PROJECT_ROOT, Settings
+from tests.backwater_cli import backwater_command, backwater_env
 
 HOLDER = """
 import sys, time
@@ -47,10 +48,10 @@ def test_a_second_holder_is_refused_until_the_first_is_killed(tmp_path: Path) ->
 
 def test_backwater_run_refuses_an_instance_in_use(tmp_path: Path, source_data: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data")
-    env = dict(os.environ, BACKWATER_DATA_DIR=str(settings.data_dir))
+    env = backwater_env(settings.data_dir)
     with instance_lock(settings, "backwater ui on port 3000"):
         refused = subprocess.run(
-            [sys.executable, "-m", "pipeline_defs.cli", "run", str(source_data / "usgs_iv")],
+            backwater_command("run", str(source_data / "usgs_iv")),
             cwd=PROJECT_ROOT,
             env=env,
             capture_output=True,

@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import psutil
 import pytest
 
 from pipeline_defs.settings import PROJECT_ROOT
+from tests.backwater_cli import backwater_command, backwater_env
 
 pytestmark = pytest.mark.slow
 
@@ -40,9 +40,9 @@ def _as_a_background_job() -> None:
 @pytest.mark.parametrize("stop_with", [signal.SIGTERM, signal.SIGKILL])
 def test_stopping_the_ui_stops_everything_it_started(tmp_path: Path, stop_with: int) -> None:
     port = _free_port()
-    env = dict(os.environ, BACKWATER_DATA_DIR=str(tmp_path / "data"))
+    env = backwater_env(tmp_path / "data")
     ui = subprocess.Popen(
-        [sys.executable, "-m", "pipeline_defs.cli", "ui", "--port", str(port)],
+        backwater_command("ui", "--port", str(port)),
         cwd=PROJECT_ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
