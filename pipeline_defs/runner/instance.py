@@ -131,14 +131,7 @@ PR_SET_PDEATHSIG = 1
 
 
 def stop_daemon(daemon: subprocess.Popen, timeout: float = 30) -> None:
-    if daemon.poll() is not None:
-        return
-    os.killpg(daemon.pid, signal.SIGTERM)
-    try:
-        daemon.wait(timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(daemon.pid, signal.SIGKILL)
-        daemon.wait()
+    stop_process_tree(daemon, signal.SIGTERM, timeout)
 
 
 def run_webserver(settings: Settings, port: int) -> int:
@@ -162,16 +155,19 @@ def run_webserver(settings: Settings, port: int) -> int:
             stop_process_tree(dev)
 
 
-def stop_process_tree(process: subprocess.Popen, timeout: float = 30) -> None:
-    """Ctrl-C for ``process``'s whole group (``dagster dev`` shuts down cleanly on it), then
-    SIGKILL for whatever of its tree is still alive after ``timeout``."""
+def stop_process_tree(
+    process: subprocess.Popen, stop_signal: int = signal.SIGINT, timeout: float = 30
+) -> None:
+    """``stop_signal`` for the whole group of ``process`` (started with ``start_new_session``;
+    ``dagster dev`` shuts down cleanly on Ctrl-C, ``dagster-daemon`` on SIGTERM), then SIGKILL
+    for whatever of its tree is still alive after ``timeout``."""
     try:
         tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
     except psutil.Error:
         tree = []
     if process.poll() is None:
         with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGINT)
+            os.killpg(process.pid, stop_signal)
     _, alive = psutil.wait_procs(tree, timeout=timeout)
     for leftover in alive:
         with suppress(psutil.Error):

@@ -228,7 +228,10 @@ def _run_main_job(
     ).start()
     failure: list[BaseException] = []
     producer = threading.Thread(
-        target=_produce, args=(settings, paths, speed, spill, result.progress, failure), daemon=True
+        # the listing made above: the producer reads exactly these files, without a second scan
+        target=_produce,
+        args=(settings, listing.telemetry, speed, spill, result.progress, failure),
+        daemon=True,
     )
     producer.start()
     waiter = _Waiter(
